@@ -1,0 +1,1 @@
+"""geojax experiments: entry points and task definitions (data, loss, metrics)."""

@@ -1,0 +1,7 @@
+"""geojax: exact, fast irreps kernels, Lie-group machinery and invariant representations in JAX."""
+
+from geojax.tp import fourier_product, from_fourier, gaunt_power, gaunt_tensor_product, to_fourier
+
+__version__ = "0.1.0"
+
+__all__ = ["fourier_product", "from_fourier", "gaunt_power", "gaunt_tensor_product", "to_fourier"]

@@ -1,0 +1,186 @@
+"""Spherical harmonics <-> 2D Fourier basis, and the product in that basis (Luo et al., ICLR 2024).
+
+A real signal ``f = sum_lm x_lm Y_lm`` on the sphere, continued to the torus ``(t, p) in [0, 2pi)^2``
+(t the polar angle from the y axis, p the azimuth), is a 2D trigonometric polynomial
+``f(t, p) = sum_{|u| <= L, |v| <= L} c[u, v] e^{i (u t + v p)}``. Products of signals are 2D
+convolutions of these coefficient grids, done here by FFT, and the projection back to spherical
+harmonics is exact through ``K(k) = int_0^pi e^{ikt} sin t dt``. Cost per product is O(L^3)
+(the changes of basis, as small dense products per m) plus O(L^2 log L) for the FFTs.
+
+The Fourier representation used by the public functions is the half spectrum
+``c[..., u + U, v]`` for ``u = -U..U`` and ``v = 0..V`` (shape ``[..., 2U+1, V+1]``, complex);
+the other half follows from ``c[-u, -v] = conj(c[u, v])``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from geojax.so3.tables import from_fourier_table, to_fourier_table
+from geojax.tp.signal import check_lmax_out, compute_dtype, read_signal
+
+_FAST_FACTORS = (2, 3, 5)
+
+
+def fft_size(minimum: int) -> int:
+    """Smallest ``n >= minimum`` whose prime factors are 2, 3 and 5 (fast FFT lengths)."""
+    n = max(int(minimum), 1)
+    while True:
+        k = n
+        for f in _FAST_FACTORS:
+            while k % f == 0:
+                k //= f
+        if k == 1:
+            return n
+        n += 1
+
+
+def _complex_dtype(dtype) -> jnp.dtype:
+    return jnp.dtype(jnp.complex128 if jnp.dtype(dtype) == jnp.float64 else jnp.complex64)
+
+
+def sh_to_fourier(array: jnp.ndarray, lmax: int) -> jnp.ndarray:
+    """Array version of :func:`to_fourier` (no validation, computes in ``array.dtype``)."""
+    tab = to_fourier_table(lmax)
+    dtype = array.dtype
+    padded = jnp.concatenate([array, jnp.zeros(array.shape[:-1] + (1,), dtype)], axis=-1)
+    per_m = padded[..., tab.gather]  # [..., m, l]
+    a = jnp.einsum("...ml,mlu->...mu", per_m, jnp.asarray(tab.theta, dtype))
+    re = a[..., tab.row_re, :] * jnp.asarray(tab.sign_re, dtype)[:, None]  # [..., v, u]
+    im = a[..., tab.row_im, :] * jnp.asarray(tab.sign_im, dtype)[:, None]
+    return jnp.swapaxes(jax.lax.complex(re, im), -1, -2)
+
+
+def fourier_to_sh(coeffs: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
+    """Array version of :func:`from_fourier` (no validation)."""
+    umax = (coeffs.shape[-2] - 1) // 2
+    width = coeffs.shape[-1]
+    if width < lmax_out + 1:  # higher azimuthal frequencies are zero
+        coeffs = jnp.pad(coeffs, [(0, 0)] * (coeffs.ndim - 1) + [(0, lmax_out + 1 - width)])
+    tab = from_fourier_table(umax, lmax_out)
+    dtype = coeffs.real.dtype
+    cols = jnp.swapaxes(coeffs[..., tab.vcol], -1, -2)  # [..., m, u]
+    stacked = jnp.concatenate([cols.real, cols.imag], axis=-1)
+    out = jnp.einsum("...mk,mkl->...ml", stacked, jnp.asarray(tab.table, dtype))
+    return out.reshape(out.shape[:-2] + (-1,))[..., tab.scatter]
+
+
+def _to_torus_fft_layout(coeffs: jnp.ndarray, n_u: int, n_v_half: int) -> jnp.ndarray:
+    """Centred ``[..., 2U+1, V+1]`` -> zero-padded FFT order ``[..., n_u, n_v_half]``."""
+    umax = (coeffs.shape[-2] - 1) // 2
+    lead = coeffs.shape[:-2]
+    gap = jnp.zeros(lead + (n_u - 2 * umax - 1, coeffs.shape[-1]), coeffs.dtype)
+    ordered = jnp.concatenate([coeffs[..., umax:, :], gap, coeffs[..., :umax, :]], axis=-2)
+    return jnp.pad(ordered, [(0, 0)] * (ordered.ndim - 1) + [(0, n_v_half - coeffs.shape[-1])])
+
+
+def torus_values(coeffs: jnp.ndarray, n_u: int, n_v: int) -> jnp.ndarray:
+    """Values ``f(2 pi j / n_u, 2 pi k / n_v)`` of a half-spectrum on a uniform torus grid ``[..., n_u, n_v]``."""
+    grid = _to_torus_fft_layout(coeffs, n_u, n_v // 2 + 1)
+    return jnp.fft.irfft2(grid, s=(n_u, n_v)) * (n_u * n_v)
+
+
+def torus_coefficients(values: jnp.ndarray, umax: int, vmax: int) -> jnp.ndarray:
+    """Half-spectrum ``[..., 2 umax + 1, vmax + 1]`` of real torus values ``[..., n_u, n_v]``."""
+    n_u, n_v = values.shape[-2:]
+    spec = jnp.fft.rfft2(values) / (n_u * n_v)
+    centred = jnp.concatenate([spec[..., n_u - umax :, :], spec[..., : umax + 1, :]], axis=-2)
+    return centred[..., : vmax + 1]
+
+
+def torus_grid_size(bandwidths: tuple[int, ...], vmax: int) -> tuple[int, int]:
+    """FFT sizes for multiplying signals of the given bandwidths without aliasing.
+
+    The product has bandwidth ``B = sum(bandwidths)``: every ``|u| <= B`` is needed (the projection
+    is dense in u), so ``n_u >= 2B + 1``; only ``v <= vmax`` is needed, so ``n_v >= B + vmax + 1``,
+    and each factor must fit (``n_v >= 2 max(bandwidths) + 1``).
+    """
+    total = sum(bandwidths)
+    return fft_size(2 * total + 1), fft_size(max(total + vmax + 1, 2 * max(bandwidths) + 1))
+
+
+def product_in_fourier(a: jnp.ndarray, b: jnp.ndarray, vmax: int | None = None) -> jnp.ndarray:
+    """Array version of :func:`fourier_product`; ``vmax`` crops the azimuthal frequencies kept."""
+    ua, ub = (a.shape[-2] - 1) // 2, (b.shape[-2] - 1) // 2
+    total = ua + ub
+    vmax = total if vmax is None else vmax
+    n_u, n_v = torus_grid_size((ua, ub), vmax)
+    values = torus_values(a, n_u, n_v) * torus_values(b, n_u, n_v)
+    return torus_coefficients(values, total, vmax)
+
+
+def _check_coeffs(c: jnp.ndarray, name: str) -> int:
+    if c.ndim < 2 or c.shape[-2] % 2 != 1 or not jnp.issubdtype(c.dtype, jnp.complexfloating):
+        raise ValueError(
+            f"{name}: expected complex Fourier coefficients of shape [..., 2U+1, V+1] "
+            f"(as to_fourier returns), got {c.dtype} {c.shape}"
+        )
+    return (c.shape[-2] - 1) // 2
+
+
+@jax.jit
+def to_fourier(x) -> jnp.ndarray:
+    """Spherical-harmonic coefficients -> 2D Fourier coefficients (half spectrum).
+
+    Args:
+      x: ``e3nn.IrrepsArray`` of ``e3nn.s2_irreps(L, ...)`` or array ``[..., (L+1)**2]``
+        (e3nn ordering, integral normalization).
+
+    Returns:
+      Complex ``[..., 2L+1, L+1]`` with ``c[..., u + L, v]`` the coefficient of ``e^{i(u t + v p)}``
+      of ``f = sum_lm x_lm Y_lm`` continued to the torus, ``v >= 0``. complex64 for float32 and
+      half-precision inputs, complex128 for float64.
+
+    Formula: ``c[u, 0] = A[0, u]``, ``c[u, v] = (A[v, u] - i A[-v, u]) / sqrt 2`` (v > 0) with
+    ``A[m, u] = sum_l x_lm t_l^|m|[u]`` and ``t`` the Fourier series of the Legendre factor.
+
+    Raises:
+      TypeError: non-floating input. ValueError: last axis not ``(L+1)**2`` or irreps not spherical.
+    """
+    signal = read_signal(x, "x")
+    _, dtype = compute_dtype(signal.array.dtype)
+    return sh_to_fourier(signal.array.astype(dtype), signal.lmax)
+
+
+@functools.partial(jax.jit, static_argnames=("lmax_out",))
+def from_fourier(coeffs: jnp.ndarray, lmax_out: int | None = None) -> jnp.ndarray:
+    """2D Fourier coefficients (half spectrum) -> spherical-harmonic coefficients.
+
+    Args:
+      coeffs: complex ``[..., 2U+1, V+1]`` of a real function on the torus.
+      lmax_out: largest output degree (default ``U``, the largest degree present).
+
+    Returns:
+      Real ``[..., (lmax_out+1)**2]``: ``out_lm = int_{S^2} f Y_lm``, exact (closed-form integrals
+      ``z^{lm}_{uv} = int int e^{i(ut + vp)} Y_lm sin t dt dp``).
+
+    Raises:
+      ValueError: ``coeffs`` not complex ``[..., odd, V+1]``; ``lmax_out < 0``.
+    """
+    umax = _check_coeffs(coeffs, "coeffs")
+    lmax_out = check_lmax_out(lmax_out, max(umax, 0) if lmax_out is None else 10**9)
+    return fourier_to_sh(coeffs, lmax_out)
+
+
+@functools.partial(jax.jit, static_argnames=("vmax",))
+def fourier_product(a: jnp.ndarray, b: jnp.ndarray, *, vmax: int | None = None) -> jnp.ndarray:
+    """Product of two real functions given by their 2D Fourier half spectra: a 2D linear convolution.
+
+    Args:
+      a: complex ``[..., 2Ua+1, Va+1]``; b: complex ``[..., 2Ub+1, Vb+1]`` (leading axes broadcast).
+      vmax: keep azimuthal frequencies ``v <= vmax`` (default ``Ua + Ub``, everything).
+
+    Returns:
+      complex ``[..., 2(Ua+Ub)+1, vmax+1]``, ``c[u, v] = sum_{u', v'} a[u', v'] b[u - u', v - v']``
+      over the full (Hermitian) spectra, computed by zero-padded real FFTs.
+
+    Raises:
+      ValueError: inputs not complex ``[..., odd, V+1]``; ``vmax`` outside ``[0, Ua + Ub]``.
+    """
+    ua, ub = _check_coeffs(a, "a"), _check_coeffs(b, "b")
+    vmax = check_lmax_out(vmax, ua + ub, "vmax")
+    dtype = jnp.promote_types(a.dtype, b.dtype)
+    return product_in_fourier(a.astype(dtype), b.astype(dtype), vmax)

@@ -1,0 +1,56 @@
+"""Many-body powers ``x^nu`` of a spherical signal by products in one transformed domain."""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from geojax.so3.tables import s2_grid_shape
+from geojax.tp.fourier import fourier_to_sh, sh_to_fourier, torus_coefficients, torus_grid_size, torus_values
+from geojax.tp.s2grid import grid_to_sh, sh_to_grid
+from geojax.tp.signal import check_lmax_out, compute_dtype, read_signal, wrap_output
+
+
+@functools.partial(jax.jit, static_argnames=("nu", "lmax_out", "method"))
+def gaunt_power(x, nu: int, *, lmax_out: int | None = None, method: Literal["auto", "fourier", "s2grid"] = "auto"):
+    """``x^nu``: the ``nu``-fold Gaunt product ``x * x * ... * x`` (MACE-style many-body features).
+
+    The signal is transformed once, raised to the power pointwise on a grid exact for the
+    ``nu``-fold product (the 2D torus for ``"fourier"``, the Gauss-Legendre sphere grid for
+    ``"s2grid"``), and projected back once: no intermediate truncation, so the result equals
+    repeated :func:`gaunt_tensor_product` calls without ``lmax_out``, truncated at the end.
+
+    Args:
+      x: ``IrrepsArray`` of ``e3nn.s2_irreps(L, p_val, p_arg)`` or array ``[..., (L+1)**2]``.
+      nu: the power, an int ``>= 1``.
+      lmax_out: largest output degree, ``0 <= lmax_out <= nu * L`` (default ``nu * L``).
+      method: ``"fourier"``, ``"s2grid"`` or ``"auto"`` (``"s2grid"``).
+
+    Returns:
+      ``[..., (lmax_out+1)**2]``; an ``IrrepsArray`` with ``p_val**nu`` if ``x`` is one.
+
+    Raises:
+      TypeError / ValueError: as :func:`gaunt_tensor_product`; ``nu`` not an int ``>= 1``; unknown method.
+    """
+    if isinstance(nu, bool) or not isinstance(nu, (int, np.integer)) or nu < 1:
+        raise ValueError(f"nu must be an integer >= 1, got {nu!r}")
+    if method not in ("auto", "fourier", "s2grid"):
+        raise ValueError(f"method must be one of ('auto', 'fourier', 's2grid'), got {method!r}")
+    signal = read_signal(x, "x")
+    lmax = signal.lmax
+    lmax_out = check_lmax_out(lmax_out, nu * lmax)
+    result_dtype, dtype = compute_dtype(signal.array.dtype)
+    array = signal.array.astype(dtype)
+    if method == "fourier":
+        n_u, n_v = torus_grid_size((lmax,) * nu, lmax_out)
+        values = torus_values(sh_to_fourier(array, lmax), n_u, n_v) ** nu
+        out = fourier_to_sh(torus_coefficients(values, nu * lmax, lmax_out), lmax_out)
+    else:
+        n_theta, n_phi = s2_grid_shape(nu * lmax + lmax_out)
+        out = grid_to_sh(sh_to_grid(array, lmax, n_theta, n_phi) ** nu, lmax_out)
+    sig = signal.signature
+    return wrap_output(out.astype(result_dtype), lmax_out, sig.p_val**nu, sig.p_arg, signal.is_irreps)

@@ -1,0 +1,102 @@
+"""The reusable 2D Fourier pieces and the many-body power."""
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import geojax
+from geojax import so3
+from tests.conftest import relative_error
+
+
+def test_to_fourier_evaluates_the_signal_on_the_torus(rng):
+    lmax = 5
+    x = rng.normal(size=(lmax + 1) ** 2)
+    with jax.enable_x64(True):
+        c = np.asarray(geojax.to_fourier(x))
+    assert c.shape == (2 * lmax + 1, lmax + 1) and c.dtype == np.complex128
+    t, p = rng.uniform(0, np.pi, size=20), rng.uniform(0, 2 * np.pi, size=20)
+    u = np.arange(-lmax, lmax + 1)
+    v = np.arange(lmax + 1)
+    # full spectrum from the half: f = sum_u [c[u,0] + 2 Re sum_{v>0} c[u,v] e^{ivp}] e^{iut}
+    phase = np.exp(1j * (u[None, :, None] * t[:, None, None] + v[None, None, :] * p[:, None, None]))
+    weight = np.where(v == 0, 1.0, 2.0)
+    values = np.real(np.einsum("nuv,uv,v->n", phase, c, weight))
+    vec = np.stack([np.sin(t) * np.sin(p), np.cos(t), np.sin(t) * np.cos(p)], -1)
+    np.testing.assert_allclose(values, so3.spherical_harmonics_np(lmax, vec) @ x, atol=1e-12)
+
+
+@pytest.mark.parametrize("lmax", [0, 1, 4, 11])
+def test_round_trip(lmax, rng):
+    x = rng.normal(size=(3, (lmax + 1) ** 2))
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(geojax.from_fourier(geojax.to_fourier(x)), x, atol=1e-13)
+
+
+def test_transform_once_reuse_many_times(rng):
+    # an edge's harmonics transformed once and multiplied with many channels
+    sh = rng.normal(size=(10, 9))
+    feats = rng.normal(size=(10, 16, 16))
+    with jax.enable_x64(True):
+        edge = geojax.to_fourier(sh)[:, None]
+        out = geojax.from_fourier(geojax.fourier_product(geojax.to_fourier(feats), edge), lmax_out=4)
+        ref = geojax.gaunt_tensor_product(feats, sh[:, None], lmax_out=4, method="dense")
+    assert out.shape == (10, 16, 25)
+    assert relative_error(out, ref) < 1e-12
+
+
+def test_fourier_product_is_full_linear_convolution(rng):
+    def full(h):  # the whole Hermitian spectrum from the half, c[-u, -v] = conj(c[u, v])
+        return np.concatenate([np.conj(h[::-1, :0:-1]), h], axis=1)
+
+    with jax.enable_x64(True):
+        a = np.asarray(geojax.to_fourier(rng.normal(size=16)))  # [7, 4]
+        b = np.asarray(geojax.to_fourier(rng.normal(size=9)))  # [5, 3]
+        c = np.asarray(geojax.fourier_product(a, b))
+    from scipy.signal import convolve2d
+
+    ref = convolve2d(full(a), full(b))  # [11, 11], v = -5..5
+    assert c.shape == (11, 6)
+    np.testing.assert_allclose(c, ref[:, 5:], atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["fourier", "s2grid", "auto"])
+@pytest.mark.parametrize("nu,lmax_out", [(1, None), (2, None), (3, None), (4, 5)])
+def test_power_equals_repeated_products(method, nu, lmax_out, rng):
+    x = rng.normal(size=(2, 9))
+    with jax.enable_x64(True):
+        ref = x
+        for _ in range(nu - 1):
+            ref = geojax.gaunt_tensor_product(ref, x, method="dense")
+        if lmax_out is not None:
+            ref = ref[..., : (lmax_out + 1) ** 2]
+        out = geojax.gaunt_power(x, nu, lmax_out=lmax_out, method=method)
+    assert out.shape == ref.shape
+    assert relative_error(out, ref) < 1e-11
+
+
+def test_power_irreps_and_errors():
+    x = e3nn.IrrepsArray(e3nn.s2_irreps(2, p_val=-1), jnp.ones(9))
+    assert geojax.gaunt_power(x, 3).irreps == e3nn.s2_irreps(6, p_val=-1)
+    assert geojax.gaunt_power(x, 2).irreps == e3nn.s2_irreps(4, p_val=1)
+    with pytest.raises(ValueError, match="nu must be an integer >= 1"):
+        geojax.gaunt_power(x, 0)
+    with pytest.raises(ValueError, match=r"lmax_out must lie in \[0, 4\]"):
+        geojax.gaunt_power(x, 2, lmax_out=5)
+    with pytest.raises(ValueError, match="method must be one of"):
+        geojax.gaunt_power(x, 2, method="dense")
+
+
+def test_fourier_input_errors():
+    with pytest.raises(ValueError, match="coeffs: expected complex Fourier coefficients"):
+        geojax.from_fourier(jnp.ones((4, 3)))
+    with pytest.raises(ValueError, match="b: expected complex Fourier coefficients"):
+        geojax.fourier_product(jnp.ones((3, 2), jnp.complex64), jnp.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"vmax must lie in \[0, 2\]"):
+        geojax.fourier_product(jnp.ones((3, 2), jnp.complex64), jnp.ones((3, 2), jnp.complex64), vmax=3)
+
+
+def test_fft_size():
+    assert [geojax.tp.fft_size(n) for n in (1, 7, 11, 13, 33, 97)] == [1, 8, 12, 15, 36, 100]
