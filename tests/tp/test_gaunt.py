@@ -75,7 +75,6 @@ def test_float32_within_bound(method, lmax, rng):
     assert relative_error(out, ref) < FLOAT32_BOUND
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("lmax", [24, 32])
 def test_high_degree_fourier_equals_s2grid(lmax, rng):
     x, y = _signal(rng, lmax, (2,)), _signal(rng, lmax, (2,))
