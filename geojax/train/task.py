@@ -1,0 +1,37 @@
+"""What the trainer needs from an experiment: the ``Task`` protocol."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Protocol
+
+import jax
+import ml_collections
+import numpy as np
+from flax import nnx
+
+Batch = dict[str, np.ndarray]
+
+
+class Task(Protocol):
+    """An experiment: data, model, loss and metrics. The trainer owns everything else.
+
+    Batches are dicts of arrays whose leading axis is the example axis (sharded over 'data').
+    """
+
+    def make_model(self, config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> nnx.Module:
+        """A fresh model for ``config.model``."""
+
+    def train_batch(self, config: ml_collections.ConfigDict, key: jax.Array, process_index: int, process_count: int) -> Batch:
+        """This process's slice of the global training batch for the step whose data key is ``key``.
+
+        Must be a pure function of its arguments: that is what makes resumed runs bitwise equal.
+        """
+
+    def eval_batches(self, config: ml_collections.ConfigDict) -> Iterable[Batch]:
+        """The fixed evaluation set, as global batches (the trainer pads and shards them)."""
+
+    def loss(self, model: nnx.Module, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+        """Mean training loss over the batch and scalar metrics to log."""
+
+    def eval_metrics(self, model: nnx.Module, batch: Batch) -> dict[str, jax.Array]:
+        """Per-example metrics ``[batch]``; the trainer averages them over the evaluation set."""

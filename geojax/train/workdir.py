@@ -1,0 +1,82 @@
+"""Workdir bookkeeping: the run's config and environment, and refusing to mix runs."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import jax
+import ml_collections
+
+_PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "e3nn-jax", "numpy", "geojax")
+
+
+class WorkdirConflict(RuntimeError):
+    """The workdir holds a run of another config."""
+
+
+def environment_info() -> dict:
+    """Versions of the stack, Python, devices and processes."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "versions": versions,
+        "python": platform.python_version(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "process_count": jax.process_count(),
+        "local_device_count": jax.local_device_count(),
+    }
+
+
+def _config_dict(config: ml_collections.ConfigDict) -> dict:
+    return json.loads(config.to_json_best_effort(sort_keys=True))
+
+
+def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict, *, overwrite: bool = False) -> Path:
+    """Create ``workdir``, or check that it holds a run of the same config (to resume it).
+
+    Writes ``config.json`` and ``environment.json`` (process 0).
+
+    Raises:
+      WorkdirConflict: the workdir's ``config.json`` differs from ``config`` and ``overwrite`` is
+        False; the message lists the differing fields. With ``overwrite`` the old run is deleted.
+    """
+    workdir = Path(workdir)
+    saved_path = workdir / "config.json"
+    current = _config_dict(config)
+    if saved_path.exists():
+        saved = json.loads(saved_path.read_text())
+        if saved != current:
+            if not overwrite:
+                diffs = sorted(_diff(saved, current))
+                raise WorkdirConflict(
+                    f"workdir {workdir} holds a run of a different config (fields differ: {', '.join(diffs)}); "
+                    "pass --overwrite to delete it and start again, or choose another --workdir"
+                )
+            if jax.process_index() == 0:
+                shutil.rmtree(workdir)
+    if jax.process_index() == 0:
+        workdir.mkdir(parents=True, exist_ok=True)
+        saved_path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+        (workdir / "environment.json").write_text(json.dumps(environment_info(), indent=2) + "\n")
+    return workdir
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for key in set(a) | set(b):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out |= _diff(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.add(prefix + key)
+    return out
