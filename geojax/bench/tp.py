@@ -1,0 +1,291 @@
+"""``python -m geojax.bench tp``: jit-benchmark Gaunt tensor products against e3nn-jax.
+
+Every method and baseline runs in one process on the same inputs. Per configuration: lower and
+compile (timed separately), warm up, then at least ``--repeats`` calls with
+``block_until_ready``; median and 10th/90th percentiles; FLOPs from XLA's cost analysis and the
+achieved GFLOP/s; the output's error against a float64 reference. Then a fitted exponent of time
+against L per method, a table, CSV/JSON files and a log-log plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import geojax
+from geojax.bench.e3nn_baselines import E3NN_CG_MAX_L, e3nn_cg_gaunt, e3nn_grid_gaunt, e3nn_grid_power
+from geojax.bench.timing import Timing, fit_exponent, time_jitted
+from geojax.so3 import DENSE_LMAX
+
+GEOJAX_METHODS = ("auto", "s2grid", "fourier", "dense")
+BASELINES = ("e3nn-cg", "e3nn-grid")
+OPS = ("product", "conv", "power")
+
+
+@dataclasses.dataclass
+class Row:
+    op: str
+    lmax: int
+    lmax_out: int
+    batch: int
+    channels: int
+    dtype: str
+    method: str
+    status: str
+    median_ms: float | None = None
+    p10_ms: float | None = None
+    p90_ms: float | None = None
+    runs: int | None = None
+    compile_s: float | None = None
+    gflops: float | None = None
+    gflop_per_s: float | None = None
+    max_rel_err: float | None = None
+
+
+def parse_lmax(text: str) -> list[int]:
+    """``"1-16"`` or ``"1,2,4,8"`` (or a mix) -> sorted degrees."""
+    out = set()
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            out.update(range(int(lo), int(hi) + 1))
+        elif part:
+            out.add(int(part))
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"--lmax: expected degrees like 1-16 or 1,2,4, got {text!r}")
+    return sorted(out)
+
+
+def _inputs(op: str, lmax: int, batch: int, channels: int, dtype, nu: int):
+    """Operands of the operation and the output degree (float64 NumPy, cast later)."""
+    rng = np.random.default_rng(lmax)
+    dim = (lmax + 1) ** 2
+    x = rng.normal(size=(batch, channels, dim))
+    if op == "product":
+        return x, rng.normal(size=(batch, channels, dim)), 2 * lmax
+    if op == "conv":
+        vectors = rng.normal(size=(batch, 1, 3))
+        with jax.enable_x64(True):
+            sh = e3nn.spherical_harmonics(e3nn.s2_irreps(lmax), vectors, normalize=True, normalization="integral").array
+        return x, np.asarray(sh), lmax
+    return x, None, lmax  # power: x^nu truncated at lmax
+
+
+def _candidate(op: str, method: str, lmax: int, lmax_out: int, nu: int, args):
+    """``(fn, skip_reason)`` for one method / baseline."""
+    if op == "power":
+        if method in ("auto", "s2grid", "fourier"):
+            return (lambda x: geojax.gaunt_power(x, nu, lmax_out=lmax_out, method=method)), None
+        if method == "e3nn-grid":
+            return (lambda x: e3nn_grid_power(x, lmax, nu, lmax_out)), None
+        if method == "dense":
+            return None, "gaunt_power has no dense method"
+        if method == "e3nn-cg":
+            if lmax > args.cg_max_l or (nu - 1) * lmax > E3NN_CG_MAX_L:
+                return None, f"skipped: repeated CG products beyond --cg-max-l={args.cg_max_l} (e3nn CG fails from l = 12)"
+
+            def cg_power(x):
+                out, deg = x, lmax
+                for _ in range(nu - 1):
+                    out = e3nn_cg_gaunt(out, deg, x, lmax, deg + lmax)
+                    deg += lmax
+                return out[..., : (lmax_out + 1) ** 2]
+
+            return cg_power, None
+    if method in GEOJAX_METHODS:
+        if method == "dense" and lmax > min(args.dense_max_l, DENSE_LMAX):
+            return None, f"skipped: dense above --dense-max-l={args.dense_max_l} (scatter-add of O(L^5) terms)"
+        return (lambda x, y: geojax.gaunt_tensor_product(x, y, lmax_out=lmax_out, method=method)), None
+    if method == "e3nn-grid":
+        return (lambda x, y: e3nn_grid_gaunt(x, lmax, y, lmax, lmax_out)), None
+    if method == "e3nn-cg":
+        if lmax > E3NN_CG_MAX_L:
+            return None, "unavailable: e3nn.clebsch_gordan(12, 12, 24) raises"
+        if lmax > args.cg_max_l:
+            return None, f"skipped: above --cg-max-l={args.cg_max_l} (compiles for minutes: 92 s at L = 10)"
+        return (lambda x, y: e3nn_cg_gaunt(x, lmax, y, lmax, lmax_out)), None
+    raise ValueError(f"unknown method {method!r}")
+
+
+def _reference(op: str, x, y, lmax_out: int, nu: int) -> np.ndarray:
+    """Float64 result on the first few samples (exact method, independent of the timed dtype)."""
+    with jax.enable_x64(True):
+        if op == "power":
+            return np.asarray(geojax.gaunt_power(x[:4], nu, lmax_out=lmax_out, method="s2grid"))
+        return np.asarray(geojax.gaunt_tensor_product(x[:4], y[:4], lmax_out=lmax_out, method="s2grid"))
+
+
+def run_benchmark(args) -> list[Row]:
+    dtype = jnp.dtype(args.dtype)
+    rows: list[Row] = []
+    names = list(args.methods) + list(args.baselines)
+    for lmax in args.lmax:
+        x64, y64, lmax_out = _inputs(args.op, lmax, args.batch, args.channels, dtype, args.nu)
+        ref = _reference(args.op, x64, y64, lmax_out, args.nu)
+        operands = (jnp.asarray(x64, dtype),) if y64 is None else (jnp.asarray(x64, dtype), jnp.asarray(y64, dtype))
+        for name in names:
+            base = dict(op=args.op, lmax=lmax, lmax_out=lmax_out, batch=args.batch, channels=args.channels, dtype=str(dtype), method=name)
+            fn, reason = _candidate(args.op, name, lmax, lmax_out, args.nu, args)
+            if fn is None:
+                rows.append(Row(**base, status=reason))
+                print(f"[L={lmax:2d}] {name:10s} {reason}", flush=True)
+                continue
+            try:
+                timing: Timing = time_jitted(fn, *operands, repeats=args.repeats)
+                out = np.asarray(jax.jit(fn)(*operands)[:4], np.float64)
+            except Exception as err:  # a baseline that breaks is a row, not a crash
+                message = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}"
+                rows.append(Row(**base, status=message))
+                print(f"[L={lmax:2d}] {name:10s} {message}", flush=True)
+                continue
+            err = float(np.max(np.abs(out - ref)) / max(np.max(np.abs(ref)), 1e-300))
+            row = Row(
+                **base, status="ok", median_ms=timing.median_ms, p10_ms=timing.p10_ms, p90_ms=timing.p90_ms,
+                runs=timing.runs, compile_s=timing.compile_s,
+                gflops=None if timing.flops is None else timing.flops / 1e9,
+                gflop_per_s=timing.gflops_per_s, max_rel_err=err,
+            )
+            rows.append(row)
+            print(f"[L={lmax:2d}] {name:10s} {timing.median_ms:9.3f} ms  (p10 {timing.p10_ms:.3f}, p90 {timing.p90_ms:.3f}, "
+                  f"compile {timing.compile_s:.2f} s, err {err:.1e})", flush=True)
+    return rows
+
+
+def exponents(rows: list[Row], lo: int = 4, hi: int = 16) -> dict[str, float]:
+    """Fitted exponent of median time against L over ``lo <= L <= hi`` per method."""
+    out = {}
+    for method in dict.fromkeys(r.method for r in rows):
+        pts = [(r.lmax, r.median_ms) for r in rows if r.method == method and r.status == "ok" and lo <= r.lmax <= hi]
+        if len(pts) >= 2:
+            out[method] = fit_exponent(*zip(*pts))
+    return out
+
+
+def format_table(rows: list[Row]) -> str:
+    """Markdown table: one row per L, one column per method (median ms), plus speedups."""
+    methods = list(dict.fromkeys(r.method for r in rows))
+    by = {(r.lmax, r.method): r for r in rows}
+    head = "| L | " + " | ".join(f"{m} (ms)" for m in methods) + " | auto vs e3nn-cg | auto vs e3nn-grid |"
+    lines = [head, "|" + "---|" * (len(methods) + 3)]
+    for lmax in sorted({r.lmax for r in rows}):
+        cells = []
+        for m in methods:
+            r = by.get((lmax, m))
+            cells.append(f"{r.median_ms:.3f}" if r and r.status == "ok" else "n/a")
+
+        def ratio(baseline):
+            a, b = by.get((lmax, "auto")), by.get((lmax, baseline))
+            if a and b and a.status == b.status == "ok":
+                return f"{b.median_ms / a.median_ms:.1f}x"
+            return "n/a"
+
+        lines.append(f"| {lmax} | " + " | ".join(cells) + f" | {ratio('e3nn-cg')} | {ratio('e3nn-grid')} |")
+    return "\n".join(lines)
+
+
+def environment() -> dict:
+    return {
+        "jax": jax.__version__,
+        "jaxlib": jax.lib.__version__ if hasattr(jax.lib, "__version__") else None,
+        "e3nn_jax": e3nn.__version__,
+        "geojax": geojax.__version__,
+        "python": platform.python_version(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+    }
+
+
+def write_outputs(rows: list[Row], env: dict, args, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"tp_{args.op}"
+    paths = {"csv": out_dir / f"{stem}.csv", "json": out_dir / f"{stem}.json", "table": out_dir / f"{stem}.md"}
+    with paths["csv"].open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[fld.name for fld in dataclasses.fields(Row)])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(dataclasses.asdict(r))
+    arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    payload = {"environment": env, "arguments": arguments,
+               "exponents_L4_16": exponents(rows), "rows": [dataclasses.asdict(r) for r in rows]}
+    paths["json"].write_text(json.dumps(payload, indent=2) + "\n")
+    paths["table"].write_text(format_table(rows) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return paths
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for method in dict.fromkeys(r.method for r in rows):
+        pts = [(r.lmax, r.median_ms) for r in rows if r.method == method and r.status == "ok"]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, label=method)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("L (degree of each input)")
+    ax.set_ylabel("median time per call (ms)")
+    ax.set_title(f"Gaunt {args.op}, batch {args.batch}, {args.channels} ch, {args.dtype}, {env['device_kind']}", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths["plot"] = out_dir / f"{stem}.png"
+    fig.savefig(paths["plot"])
+    plt.close(fig)
+    return paths
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("tp", help="benchmark Gaunt tensor products against e3nn-jax", description=__doc__)
+    p.add_argument("--lmax", type=parse_lmax, default=parse_lmax("1-16"), help="degrees, e.g. 1-16 or 1,2,4,8 (default 1-16)")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--dtype", choices=("float32", "float64", "bfloat16"), default="float32")
+    p.add_argument("--op", choices=OPS, default="product", help="product: x*y to 2L; conv: x * SH(r) shared over channels, to L; power: x^nu to L")
+    p.add_argument("--nu", type=int, default=3, help="power for --op power")
+    p.add_argument("--methods", type=lambda s: s.split(","), default=list(GEOJAX_METHODS))
+    p.add_argument("--baselines", type=lambda s: [b for b in s.split(",") if b], default=list(BASELINES))
+    p.add_argument("--repeats", type=int, default=10, help="at least this many timed calls (default 10)")
+    p.add_argument("--cg-max-l", type=int, default=8, help="largest L for the e3nn CG baseline (its compile time explodes)")
+    p.add_argument("--dense-max-l", type=int, default=8, help="largest L for geojax's dense reference")
+    p.add_argument("--out", type=Path, default=Path("bench_out"), help="directory for CSV, JSON, table and plot")
+    p.set_defaults(func=main_tp)
+
+
+def main_tp(args) -> int:
+    for name in args.methods:
+        if name not in GEOJAX_METHODS:
+            raise SystemExit(f"--methods: unknown method {name!r}; choose from {', '.join(GEOJAX_METHODS)}")
+    for name in args.baselines:
+        if name not in BASELINES:
+            raise SystemExit(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+    if args.batch < 1 or args.channels < 1 or args.repeats < 1 or args.nu < 1:
+        raise SystemExit("--batch, --channels, --repeats and --nu must be >= 1")
+    env = environment()
+    print("geojax tensor-product benchmark")
+    print("  " + ", ".join(f"{k} {v}" for k, v in env.items() if k not in ("devices",)))
+    print(f"  devices: {env['devices']}")
+    print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}\n", flush=True)
+    start = time.perf_counter()
+    rows = run_benchmark(args)
+    print("\n" + format_table(rows))
+    exps = exponents(rows)
+    if exps:
+        print("\nfitted exponent of time vs L (L = 4..16): " + ", ".join(f"{k} {v:.2f}" for k, v in exps.items()))
+    paths = write_outputs(rows, env, args, args.out)
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - start:.0f} s")
+    return 0

@@ -1,0 +1,68 @@
+"""The benchmark CLI runs, writes well-formed outputs, and every benchmarked pair agrees."""
+
+import csv
+import json
+import types
+
+import jax
+import numpy as np
+import pytest
+
+import geojax
+from geojax.bench import e3nn_baselines as base
+from geojax.bench import tp
+from geojax.bench.__main__ import main
+from tests.conftest import relative_error
+
+
+@pytest.mark.parametrize("lmax", [1, 2, 4])
+def test_baselines_compute_the_gaunt_product(lmax, rng):
+    x, y = rng.normal(size=(3, (lmax + 1) ** 2)), rng.normal(size=(3, (lmax + 1) ** 2))
+    with jax.enable_x64(True):
+        ref = geojax.gaunt_tensor_product(x, y, method="dense")
+        assert relative_error(base.e3nn_cg_gaunt(x, lmax, y, lmax, 2 * lmax), ref) < 1e-12
+        assert relative_error(base.e3nn_grid_gaunt(x, lmax, y, lmax, 2 * lmax), ref) < 1e-12
+        cube = geojax.gaunt_power(x, 3, lmax_out=lmax)
+        assert relative_error(base.e3nn_grid_power(x, lmax, 3, lmax), cube) < 1e-12
+
+
+def test_cg_baseline_refuses_degree_12_with_reason():
+    args = types.SimpleNamespace(cg_max_l=20, dense_max_l=8)
+    fn, reason = tp._candidate("product", "e3nn-cg", 12, 24, 3, args)
+    assert fn is None and "clebsch_gordan(12, 12, 24)" in reason
+    with pytest.raises(ValueError, match="supports L <= 11"):
+        base.e3nn_cg_gaunt(np.ones(169), 12, np.ones(169), 12, 24)
+
+
+@pytest.mark.parametrize("op", ["product", "conv", "power"])
+def test_cli_tiny_run_writes_consistent_outputs(op, tmp_path, capsys):
+    code = main(["tp", "--lmax", "1,2", "--batch", "4", "--channels", "2", "--repeats", "2", "--op", op,
+                 "--nu", "2", "--dense-max-l", "1", "--out", str(tmp_path)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "devices" in printed and "| L |" in printed
+    rows = list(csv.DictReader((tmp_path / f"tp_{op}.csv").open()))
+    payload = json.loads((tmp_path / f"tp_{op}.json").read_text())
+    assert payload["environment"]["jax"] == jax.__version__
+    assert len(rows) == len(payload["rows"]) == 2 * 6
+    ok = [r for r in payload["rows"] if r["status"] == "ok"]
+    skipped = [r for r in payload["rows"] if r["status"] != "ok"]
+    # dense is skipped at L = 2 by --dense-max-l; power has no dense method
+    assert all(r["method"] == "dense" for r in skipped) and skipped
+    for r in ok:
+        assert r["median_ms"] > 0 and r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] and r["runs"] >= 2
+        assert r["compile_s"] > 0
+        # every benchmarked method and baseline computes the same float64-checked result
+        assert r["max_rel_err"] < 1e-5, r
+    assert (tmp_path / f"tp_{op}.png").stat().st_size > 1000
+
+
+def test_cli_rejects_unknown_method(tmp_path):
+    with pytest.raises(SystemExit, match="unknown method 'cg'"):
+        main(["tp", "--lmax", "1", "--methods", "cg", "--out", str(tmp_path)])
+
+
+def test_parse_lmax_and_exponent():
+    assert tp.parse_lmax("1-3,8") == [1, 2, 3, 8]
+    rows = [tp.Row("product", l, 2 * l, 1, 1, "float32", "m", "ok", median_ms=0.5 * l**3) for l in (4, 8, 16)]
+    assert tp.exponents(rows)["m"] == pytest.approx(3.0)
