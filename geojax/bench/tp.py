@@ -13,7 +13,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import geojax
 from geojax.bench.e3nn_baselines import E3NN_CG_MAX_L, e3nn_cg_gaunt, e3nn_grid_gaunt, e3nn_grid_power
 from geojax.bench.timing import Timing, fit_exponent, time_jitted
+from geojax.environment import environment_info
 from geojax.so3 import DENSE_LMAX
 
 GEOJAX_METHODS = ("auto", "s2grid", "fourier", "dense")
@@ -194,21 +194,6 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def environment() -> dict:
-    return {
-        "jax": jax.__version__,
-        "jaxlib": jax.lib.__version__ if hasattr(jax.lib, "__version__") else None,
-        "e3nn_jax": e3nn.__version__,
-        "geojax": geojax.__version__,
-        "python": platform.python_version(),
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "device_kind": jax.devices()[0].device_kind,
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-    }
-
-
 def write_outputs(rows: list[Row], env: dict, args, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"tp_{args.op}"
@@ -275,9 +260,10 @@ def main_tp(args) -> int:
             raise SystemExit(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     if args.batch < 1 or args.channels < 1 or args.repeats < 1 or args.nu < 1:
         raise SystemExit("--batch, --channels, --repeats and --nu must be >= 1")
-    env = environment()
+    env = environment_info()
     print("geojax tensor-product benchmark")
-    print("  " + ", ".join(f"{k} {v}" for k, v in env.items() if k not in ("devices",)))
+    print("  " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
+    print(f"  python {env['python']}, {env['machine']}, backend {env['backend']}, {env['device_kind']}")
     print(f"  devices: {env['devices']}")
     print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}\n", flush=True)
     start = time.perf_counter()

@@ -335,6 +335,21 @@ def s2_grid_table(lmax: int, n_theta: int, n_phi: int) -> GridTable:
 
 
 @functools.lru_cache(maxsize=64)
+def s2_grid_dense_table(lmax: int, n_theta: int, n_phi: int) -> np.ndarray:
+    """``Y_lm`` on the whole grid as one matrix ``[(L+1)^2, n_theta * n_phi]`` (flat e3nn order).
+
+    One GEMM instead of two per-m products: more multiply-adds, fewer (and larger) operations,
+    which wins at small L where per-operation overhead dominates.
+    """
+    grid = s2_grid_table(lmax, n_theta, n_phi)
+    values = np.einsum("mlj,mk->mljk", grid.theta, grid.phi)  # zero where l < |m|
+    out = np.zeros(((lmax + 1) ** 2, n_theta * n_phi))
+    valid = grid.gather < (lmax + 1) ** 2
+    out[grid.gather[valid]] = values[valid].reshape(-1, n_theta * n_phi)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
 def s2_projection_table(lmax: int, n_theta: int, n_phi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Quadrature-weighted tables for grid -> coefficients: ``(phi_w [n_phi, 2L+1], theta_w [2L+1, n_theta, L+1], scatter)``."""
     grid = s2_grid_table(lmax, n_theta, n_phi)

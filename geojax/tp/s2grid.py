@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from geojax.so3.tables import s2_grid_shape, s2_grid_table, s2_projection_table
+from geojax.so3.tables import s2_grid_dense_table, s2_grid_shape, s2_grid_table, s2_projection_table
+
+# The one-GEMM forward transform is used while it needs at most this many times the
+# multiply-adds of the per-m transform (measured crossover: around L = 8 to 10 on CPU).
+DENSE_FORWARD_RATIO = 4.0
+
+
+def use_dense_forward(lmax: int, n_theta: int, n_phi: int) -> bool:
+    """Whether :func:`sh_to_grid` uses one dense GEMM (small L) rather than two per-m products."""
+    dense = (lmax + 1) ** 2 * n_theta * n_phi
+    per_m = (2 * lmax + 1) * n_theta * ((lmax + 1) + n_phi)
+    return dense <= DENSE_FORWARD_RATIO * per_m
 
 
 def sh_to_grid(array: jnp.ndarray, lmax: int, n_theta: int, n_phi: int) -> jnp.ndarray:
-    """``[..., (L+1)**2] -> [..., n_theta, n_phi]`` values ``f(t_j, p_k)``."""
-    tab = s2_grid_table(lmax, n_theta, n_phi)
+    """``[..., (L+1)**2] -> [..., n_theta, n_phi]`` values ``f(t_j, p_k)``.
+
+    ``f(t_j, p_k) = sum_m (sum_l x_lm Theta_l^|m|(t_j)) Phi_m(p_k)``: two dense products per m, or
+    (small L, :func:`use_dense_forward`) one product with the ``Y_lm(t_j, p_k)`` matrix.
+    """
     dtype = array.dtype
+    if use_dense_forward(lmax, n_theta, n_phi):
+        values = array @ jnp.asarray(s2_grid_dense_table(lmax, n_theta, n_phi), dtype)
+        return values.reshape(array.shape[:-1] + (n_theta, n_phi))
+    tab = s2_grid_table(lmax, n_theta, n_phi)
     padded = jnp.concatenate([array, jnp.zeros(array.shape[:-1] + (1,), dtype)], axis=-1)
     per_m = padded[..., tab.gather]
     g = jnp.einsum("...ml,mlj->...mj", per_m, jnp.asarray(tab.theta, dtype))

@@ -8,7 +8,8 @@ from geojax.train.metrics import MetricWriter, read_metrics
 from geojax.train.optim import make_optimizer
 from geojax.train.plots import plot_metrics
 from geojax.train.task import Task
-from geojax.train.workdir import WorkdirConflict, environment_info, prepare_workdir
+from geojax.environment import environment_info
+from geojax.train.workdir import WorkdirConflict, prepare_workdir
 
 __all__ = [
     "Checkpointer",

@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import json
-import platform
 import shutil
-from importlib import metadata
 from pathlib import Path
 
 import jax
 import ml_collections
 
-_PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "e3nn-jax", "numpy", "geojax")
+from geojax.environment import environment_info
 
 
 class WorkdirConflict(RuntimeError):
     """The workdir holds a run of another config."""
-
-
-def environment_info() -> dict:
-    """Versions of the stack, Python, devices and processes."""
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "versions": versions,
-        "python": platform.python_version(),
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "device_kind": jax.devices()[0].device_kind,
-        "process_count": jax.process_count(),
-        "local_device_count": jax.local_device_count(),
-    }
 
 
 def _config_dict(config: ml_collections.ConfigDict) -> dict:

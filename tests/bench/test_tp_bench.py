@@ -43,7 +43,7 @@ def test_cli_tiny_run_writes_consistent_outputs(op, tmp_path, capsys):
     assert "devices" in printed and "| L |" in printed
     rows = list(csv.DictReader((tmp_path / f"tp_{op}.csv").open()))
     payload = json.loads((tmp_path / f"tp_{op}.json").read_text())
-    assert payload["environment"]["jax"] == jax.__version__
+    assert payload["environment"]["versions"]["jax"] == jax.__version__
     assert len(rows) == len(payload["rows"]) == 2 * 6
     ok = [r for r in payload["rows"] if r["status"] == "ok"]
     skipped = [r for r in payload["rows"] if r["status"] != "ok"]
