@@ -28,14 +28,16 @@ METHODS = ("auto", "fourier", "s2grid", "dense")
 def auto_method(lmax_x: int, lmax_y: int, lmax_out: int, backend: str) -> str:
     """The method ``"auto"`` picks for the given degrees and JAX backend.
 
-    Rule, from measurements on 2 CPU cores (float32, batch 256; README "Benchmarks"): ``"dense"``
-    while both inputs have degree <= 2 (a few hundred multiply-adds, no transforms), otherwise
-    ``"s2grid"``, which was faster than ``"fourier"`` at every degree measured (its Gauss-Legendre
-    grid has about half the points of the FFT torus grid, and its transforms are plain matmuls).
-    ``backend`` is part of the signature so that accelerators can get their own measured rule.
+    Rule, from ``python -m geojax.bench tp`` on 2 CPU cores (float32, batch 256; README
+    "Benchmarks"): ``"dense"`` while both inputs have degree <= 1 (a few dozen multiply-adds, no
+    transforms), otherwise ``"s2grid"``, which was the fastest method at every degree from 2 to 16
+    (2-6x faster than ``"fourier"``: its Gauss-Legendre grid has about half the points of the FFT
+    torus grid and its transforms are plain GEMMs, which XLA:CPU runs well, while XLA:CPU's FFTs at
+    these sizes are slow). ``backend`` is part of the signature so accelerators can get their own
+    measured rule; none was measured here.
     """
     del lmax_out, backend
-    return "dense" if max(lmax_x, lmax_y) <= 2 else "s2grid"
+    return "dense" if max(lmax_x, lmax_y) <= 1 else "s2grid"
 
 
 def _fourier(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:

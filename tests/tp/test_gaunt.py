@@ -242,3 +242,11 @@ def test_bad_irreps_errors():
     b = e3nn.IrrepsArray(e3nn.s2_irreps(1, p_arg=-1), jnp.ones(4))
     with pytest.raises(ValueError, match="same p_arg"):
         geojax.gaunt_tensor_product(a, b)
+
+
+def test_auto_rule_is_the_documented_one():
+    from geojax.tp import auto_method
+
+    assert auto_method(1, 1, 2, "cpu") == "dense"
+    assert auto_method(1, 2, 3, "cpu") == "s2grid"
+    assert auto_method(16, 16, 32, "cpu") == "s2grid"
