@@ -8,6 +8,7 @@ from geojax.train.task import Task
 
 TASKS = {
     "tetris": "experiments.tetris:TetrisTask",
+    "pointcloud": "experiments.pointcloud:PointCloudTask",
 }
 
 
