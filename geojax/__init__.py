@@ -1,7 +1,18 @@
 """geojax: exact, fast irreps kernels, Lie-group machinery and invariant representations in JAX."""
 
+from geojax import invariant, lie, so3, tp
 from geojax.tp import fourier_product, from_fourier, gaunt_power, gaunt_tensor_product, to_fourier
 
 __version__ = "0.1.0"
 
-__all__ = ["fourier_product", "from_fourier", "gaunt_power", "gaunt_tensor_product", "to_fourier"]
+__all__ = [
+    "invariant",
+    "lie",
+    "so3",
+    "tp",
+    "fourier_product",
+    "from_fourier",
+    "gaunt_power",
+    "gaunt_tensor_product",
+    "to_fourier",
+]
