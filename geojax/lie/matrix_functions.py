@@ -444,15 +444,7 @@ def spd_log(p: Array) -> Array:
     Raises:
       ValueError / TypeError: ``p`` not a floating ``[..., n, n]`` array.
     """
-    p = V.square(p, "p")
-    ok = V.is_symmetric(p, V.default_tol(p.dtype))
-    p = _sym(p)
-    if p.shape[-1] == 2:
-        out = assemble2(*_log_spd2(*entries2(p)))
-    else:
-        ok = ok & _is_pd(p)
-        out = _sym(logm(p))
-    return V.nan_unless(ok, out, 2)
+    return _spd_map(p, _log_spd2, logm)
 
 
 @jax.jit
@@ -468,14 +460,20 @@ def spd_sqrt(p: Array) -> Array:
     Raises:
       ValueError / TypeError: ``p`` not a floating ``[..., n, n]`` array.
     """
+    return _spd_map(p, _sqrt_spd2, sqrtm)
+
+
+def _spd_map(p: Array, closed_form_2x2, general) -> Array:
+    """A function of an SPD matrix: the 2x2 closed form on its entries, else ``general``
+    symmetrized; NaN where ``p`` is not symmetric (within ``sqrt(eps)``) or not positive definite."""
     p = V.square(p, "p")
     ok = V.is_symmetric(p, V.default_tol(p.dtype))
     p = _sym(p)
     if p.shape[-1] == 2:
-        out = assemble2(*_sqrt_spd2(*entries2(p)))
+        out = assemble2(*closed_form_2x2(*entries2(p)))
     else:
         ok = ok & _is_pd(p)
-        out = _sym(sqrtm(p))
+        out = _sym(general(p))
     return V.nan_unless(ok, out, 2)
 
 
