@@ -13,7 +13,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 

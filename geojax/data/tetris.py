@@ -7,7 +7,6 @@ invariant to reflections as well as rotations cannot tell them apart.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 TETRIS_NAMES = ("chiral_a", "chiral_b", "square", "line", "corner", "L", "T", "zigzag")

@@ -81,8 +81,33 @@ def _rot_exp(omega: Array) -> Array:
     return mf.expm(mf._skew(omega))
 
 
+class _AlgebraCoordinates:
+    """``hat``/``vee`` between coordinates in ``algebra_basis()`` and algebra matrices.
+
+    Needs ``dim``, ``algebra_basis(dtype)`` and ``_el(x, name)`` (the element-shape check).
+    """
+
+    def hat(self, coords: Array) -> Array:
+        """``sum_k coords[..., k] B_k``: ``[..., dim] -> [..., m, m]`` (``m`` the matrix size).
+
+        Raises:
+          ValueError / TypeError: ``coords`` not floating ``[..., dim]``.
+        """
+        coords = V.vectors(coords, "coords", self.dim)
+        return jnp.einsum("...k,kij->...ij", coords, self.algebra_basis(coords.dtype))
+
+    def vee(self, xi: Array) -> Array:
+        """Coordinates ``<xi, B_k>``: ``[..., m, m] -> [..., dim]`` (projects off-algebra parts).
+
+        Raises:
+          ValueError / TypeError: ``xi`` not floating ``[..., m, m]``.
+        """
+        xi = self._el(xi, "xi")
+        return jnp.einsum("...ij,kij->...k", xi, self.algebra_basis(xi.dtype))
+
+
 @dataclasses.dataclass(frozen=True)
-class _MatrixGroup:
+class _MatrixGroup(_AlgebraCoordinates):
     """Shared machinery of the linear groups (elements ``[..., n, n]``)."""
 
     n: int
@@ -135,24 +160,6 @@ class _MatrixGroup:
         parts = [algebra.basis(self._sym_kind, self.n, dtype)] if self._sym_kind else []
         parts.append(algebra.basis("skew", self.n, dtype))
         return jnp.concatenate(parts, axis=0)
-
-    def hat(self, coords: Array) -> Array:
-        """``sum_k coords[..., k] B_k``: ``[..., dim] -> [..., n, n]``.
-
-        Raises:
-          ValueError / TypeError: ``coords`` not floating ``[..., dim]``.
-        """
-        coords = V.vectors(coords, "coords", self.dim)
-        return jnp.einsum("...k,kij->...ij", coords, self.algebra_basis(coords.dtype))
-
-    def vee(self, xi: Array) -> Array:
-        """Coordinates ``<xi, B_k>``: ``[..., n, n] -> [..., dim]`` (projects off-algebra parts).
-
-        Raises:
-          ValueError / TypeError: ``xi`` not floating ``[..., n, n]``.
-        """
-        xi = self._el(xi, "xi")
-        return jnp.einsum("...ij,kij->...k", xi, self.algebra_basis(xi.dtype))
 
     # ----------------------------------------------------------------------------- chart
     def _split_chart(self, c: Array) -> tuple[Array, Array]:
@@ -677,7 +684,7 @@ _LINEAR = (SO, SL, GLPlus)
 
 
 @dataclasses.dataclass(frozen=True)
-class Affine:
+class Affine(_AlgebraCoordinates):
     """Affine group ``R^n x| G`` for ``G`` one of ``SO(n)``, ``SL(n)``, ``GLPlus(n)``.
 
     Elements are homogeneous matrices ``[..., n+1, n+1] = [[A, t], [0, 1]]`` (``A`` in ``G``,
@@ -809,24 +816,6 @@ class Affine:
             self.group.algebra_basis(dt)
         )
         return jnp.concatenate([trans, lin], axis=0)
-
-    def hat(self, coords: Array) -> Array:
-        """``sum_k coords_k B_k``: ``[..., dim] -> [..., n+1, n+1]``.
-
-        Raises:
-          ValueError / TypeError: ``coords`` not floating ``[..., dim]``.
-        """
-        coords = V.vectors(coords, "coords", self.dim)
-        return jnp.einsum("...k,kij->...ij", coords, self.algebra_basis(coords.dtype))
-
-    def vee(self, xi: Array) -> Array:
-        """``<xi, B_k>``: ``[..., n+1, n+1] -> [..., dim]``.
-
-        Raises:
-          ValueError / TypeError: ``xi`` not floating ``[..., n+1, n+1]``.
-        """
-        xi = self._el(xi, "xi")
-        return jnp.einsum("...ij,kij->...k", xi, self.algebra_basis(xi.dtype))
 
     @_jit_method()
     def exp(self, xi: Array) -> Array:

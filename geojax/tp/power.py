@@ -6,7 +6,6 @@ import functools
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from geojax.so3.tables import s2_grid_shape
