@@ -9,6 +9,7 @@ from geojax.train.task import Task
 TASKS = {
     "tetris": "experiments.tetris:TetrisTask",
     "pointcloud": "experiments.pointcloud:PointCloudTask",
+    "affnist": "experiments.affnist:AffNISTTask",
 }
 
 

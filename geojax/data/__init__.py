@@ -1,5 +1,56 @@
 """Offline dataset generators and readers (no network, ever)."""
 
+from geojax.data.affnist import (
+    DATASET_NAME,
+    affine_from_params,
+    affine_transform_images,
+    center_on_canvas,
+    ink_boxes,
+    load_mnist_5k,
+    make_affnist_style,
+    params_from_affine,
+    random_affine_maps,
+    split_by_index,
+)
 from geojax.data.tetris import TETRIS_NAMES, TETRIS_SHAPES, random_rotations, tetris_batch
+from geojax.data.tsp import (
+    CONCORDE_MEAN_LENGTHS,
+    KOOL_TEST_SEED,
+    KOOL_VALIDATION_SEED,
+    is_permutation,
+    random_instances,
+    reference_tours,
+    rounding_error_bound,
+    solve_exact,
+    solve_fast_tsp,
+    solve_ortools,
+    tour_length,
+)
 
-__all__ = ["TETRIS_NAMES", "TETRIS_SHAPES", "random_rotations", "tetris_batch"]
+__all__ = [
+    "DATASET_NAME",
+    "TETRIS_NAMES",
+    "TETRIS_SHAPES",
+    "affine_from_params",
+    "affine_transform_images",
+    "center_on_canvas",
+    "ink_boxes",
+    "load_mnist_5k",
+    "make_affnist_style",
+    "params_from_affine",
+    "random_affine_maps",
+    "random_rotations",
+    "split_by_index",
+    "tetris_batch",
+    "CONCORDE_MEAN_LENGTHS",
+    "KOOL_TEST_SEED",
+    "KOOL_VALIDATION_SEED",
+    "is_permutation",
+    "random_instances",
+    "reference_tours",
+    "rounding_error_bound",
+    "solve_exact",
+    "solve_fast_tsp",
+    "solve_ortools",
+    "tour_length",
+]

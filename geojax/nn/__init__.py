@@ -1,6 +1,24 @@
 """Flax NNX modules built on the geojax and e3nn-jax kernels (thin: parameters here, math in kernels)."""
 
+from geojax.nn.affine_conv import (
+    AffineConvNet,
+    GroupConv2d,
+    LiftingConv2d,
+    sample_concentrated_rotations,
+)
+from geojax.nn.cnn import SmallCNN
 from geojax.nn.linear import MLP, IrrepsLinear
 from geojax.nn.point_conv import PointConvLayer, PointConvNet, gate
 
-__all__ = ["MLP", "IrrepsLinear", "PointConvLayer", "PointConvNet", "gate"]
+__all__ = [
+    "MLP",
+    "AffineConvNet",
+    "GroupConv2d",
+    "IrrepsLinear",
+    "LiftingConv2d",
+    "PointConvLayer",
+    "PointConvNet",
+    "SmallCNN",
+    "gate",
+    "sample_concentrated_rotations",
+]

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _functional_linear(irreps_in: str, irreps_out: str) -> e3nn.FunctionalLinear:
     return e3nn.FunctionalLinear(e3nn.Irreps(irreps_in), e3nn.Irreps(irreps_out))
 

@@ -2,7 +2,7 @@
 
 from geojax.train.checkpoint import Checkpointer, PreemptionGuard
 from geojax.train.config import check_config_overrides, config_fields, load_config
-from geojax.train.loop import NonFiniteLossError, RunResult, train_and_evaluate
+from geojax.train.loop import NonFiniteLossError, RunResult, load_trained_model, train_and_evaluate
 from geojax.train.mesh import make_data_mesh, maybe_initialize_distributed, replicate, shard_batch
 from geojax.train.metrics import MetricWriter, read_metrics
 from geojax.train.optim import make_optimizer
@@ -23,6 +23,7 @@ __all__ = [
     "config_fields",
     "environment_info",
     "load_config",
+    "load_trained_model",
     "make_data_mesh",
     "make_optimizer",
     "maybe_initialize_distributed",

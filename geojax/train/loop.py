@@ -6,8 +6,8 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -176,3 +176,26 @@ def _local_slice(batch: dict) -> dict:
     per = n // jax.process_count()
     start = jax.process_index() * per
     return {k: v[start : start + per] for k, v in batch.items()}
+
+
+def load_trained_model(config: ml_collections.ConfigDict, workdir: str | Path, task: Task) -> tuple[int, nnx.Module]:
+    """``(step, model)``: the model of the latest checkpoint in ``workdir`` (a run of ``config``).
+
+    The state is restored with the structure :func:`train_and_evaluate` saves (parameters,
+    optimizer state, other variables); only the model is returned, on the default device.
+
+    Raises:
+      FileNotFoundError: ``workdir`` holds no checkpoint.
+    """
+    init_key = jax.random.split(jax.random.key(config.seed), 3)[0]
+    model = task.make_model(config, nnx.Rngs(params=init_key))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx, _ = make_optimizer(config.optimizer, config.train.steps)
+    checkpointer = Checkpointer(workdir, every=1, keep=1)
+    try:
+        if checkpointer.latest_step() is None:
+            raise FileNotFoundError(f"no checkpoint in {Path(workdir) / 'checkpoints'}")
+        step, state = checkpointer.restore({"params": params, "opt_state": tx.init(params), "rest": rest})
+    finally:
+        checkpointer.close()
+    return step, nnx.merge(graphdef, state["params"], state["rest"])

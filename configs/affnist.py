@@ -1,0 +1,97 @@
+"""affNIST-style affine generalization (regenerated from a 5k MNIST subset).
+
+Command (the default: the SL(2)-equivariant network):
+
+    python -m experiments.train --config configs/affnist.py --workdir workdirs/affnist_sl2
+
+Variants are comma-separated tokens after the colon:
+
+- model: ``sl2`` (default; SL(2) x| R^2 equivariant) | ``gl2`` (GL+(2) x| R^2) | ``cnn`` (plain CNN,
+  about the same parameter count) | ``cnn_aug`` (that CNN with random affine maps in training)
+- ``quick``: a smoke test (a few steps on 100 test digits x 2 maps; not a result)
+
+Every model gets the same budget: ``train.steps`` steps of ``train.batch_size`` digits. The three
+seeds x four models grid of the README table is ``python -m experiments.affnist_sweep --out DIR``.
+"""
+
+from ml_collections import ConfigDict
+
+_MODELS = {"sl2": ("affine", "SL2", False), "gl2": ("affine", "GL+2", False), "cnn": ("cnn", "", False), "cnn_aug": ("cnn", "", True)}
+
+
+def get_config(arg: str | None = None) -> ConfigDict:
+    """The config for ``arg`` (comma-separated variant tokens, see the module docstring).
+
+    Raises:
+      ValueError: an unknown token.
+    """
+    c = ConfigDict()
+    c.task = "affnist"
+    c.seed = 0
+
+    c.data = ConfigDict()
+    c.data.n_test = 1000
+    c.data.n_maps = 32
+    c.data.size = 40
+    c.data.seed = 0
+    c.data.augment = False
+    c.data.eval_digits_per_batch = 8
+
+    c.model = ConfigDict()
+    c.model.name = "affine"
+    c.model.group = "SL2"
+    c.model.widths = (16, 32, 32, 32)
+    c.model.kernel_sizes = (7, 3, 3, 3)  # affine only: stencils of the lifting and group layers
+    c.model.radii = (4.2, 1.9, 1.9, 1.9)  # affine only: envelope radii (pixels of each resolution)
+    c.model.hidden = 32  # affine only: kernel-MLP width
+    c.model.num_samples = 4  # affine only: group samples per training step
+    c.model.eval_samples = 8  # affine only: the fixed evaluation sample set
+    c.model.eval_seed = 0
+    c.model.haar_weights = False  # affine only: Haar importance weights in group convolutions (else 1/N)
+    c.model.sigma = 0.2  # affine only: std of the symmetric (stretch) coordinates of the samples
+    c.model.sigma_scale = 0.1  # GL+2 only: std of log det(g)^(1/2)
+    c.model.rotation_sigma = 0.35  # affine only: std (rad) of the rotation angle around 0; 0 = Haar (uniform) rotations
+    c.model.cnn_kernel_size = 5  # cnn only
+
+    c.optimizer = ConfigDict()
+    c.optimizer.name = "adamw"
+    c.optimizer.learning_rate = 3e-3
+    c.optimizer.warmup_steps = 100
+    c.optimizer.final_lr_fraction = 0.02
+    c.optimizer.weight_decay = 1e-4
+    c.optimizer.grad_clip = 1.0
+
+    c.train = ConfigDict()
+    c.train.steps = 2000
+    c.train.batch_size = 32
+    c.train.log_every = 50
+    c.train.eval_every = 2000
+    c.train.checkpoint_every = 250
+    c.train.keep_checkpoints = 1
+    c.train.num_devices = 1
+
+    tokens = [t for t in (arg or "").split(",") if t]
+    for token in tokens:
+        if token in _MODELS:
+            c.model.name, c.model.group, c.data.augment = _MODELS[token]
+        elif token != "quick":
+            raise ValueError(f"configs/affnist.py: unknown variant token {token!r}; use {'|'.join(_MODELS)}, quick")
+    if c.model.name == "cnn":
+        c.model.widths = (32, 64, 64, 64)  # about the affine model's parameter count
+        c.model.cnn_kernel_size = 3
+    if "quick" in tokens:
+        c.data.n_test = 100
+        c.data.n_maps = 2
+        c.model.widths = (4, 8)
+        c.model.kernel_sizes = (5, 3)
+        c.model.radii = (2.0, 1.9)
+        c.model.hidden = 8
+        c.model.num_samples = 2
+        c.model.eval_samples = 2
+        c.optimizer.warmup_steps = 2
+        c.train.steps = 4
+        c.train.batch_size = 8
+        c.train.log_every = 2
+        c.train.eval_every = 4
+        c.train.checkpoint_every = 4
+    return c

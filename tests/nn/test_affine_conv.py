@@ -1,0 +1,228 @@
+"""Affine-equivariant image layers: agreement with the point-set estimators of geojax.lie, exact
+equivariance under grid symmetries, invariance of the classifier, and bad input."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from geojax import lie
+from geojax.nn.affine_conv import (
+    AffineConvNet,
+    GroupConv2d,
+    LiftingConv2d,
+    envelope,
+    importance_weights,
+    max_pool_space,
+    relative_features,
+    stencil_offsets,
+)
+from geojax.nn.cnn import SmallCNN
+from tests.conftest import relative_error
+
+ROT90 = np.array([[0.0, -1.0], [1.0, 0.0]])  # p -> R p in (row, col) coordinates is np.rot90
+
+
+def _samples(group, n, seed, **params):
+    g, log_q = group.sample(jax.random.key(seed), (n,), **params)
+    return lie.SampleSet(g, log_q)
+
+
+def _pixels(h, w):
+    r, c = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
+    return np.stack([r.ravel(), c.ravel()], -1)
+
+
+def _model(group, haar_weights=True):
+    return AffineConvNet(
+        group=group, n_classes=4, widths=(3, 4, 5), kernel_sizes=(5, 3, 3), radii=(2.2, 1.6, 1.6), hidden=8,
+        num_samples=3, eval_samples=4, sample_params={"sigma": 0.15}, haar_weights=haar_weights, rngs=nnx.Rngs(0),
+    )
+
+
+@pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
+def test_lifting_equals_point_set_estimator(group_name):
+    with jax.enable_x64(True):
+        group = lie.SL(2) if group_name == "SL2" else lie.GLPlus(2)
+        params = {"sigma": 0.1} if group_name == "SL2" else {"sigma": 0.1, "sigma_scale": 0.05}
+        layer = LiftingConv2d(group, 2, 3, kernel_size=7, radius=2.0, hidden=8, rngs=nnx.Rngs(1))
+        s = _samples(group, 4, 2, **params)
+        # The envelope must fit in the stencil for the two to agree: |g| * radius <= 3.
+        assert float(jnp.max(jnp.linalg.norm(s.elements, ord=2, axis=(1, 2)))) * 2.0 < 3.0
+        x = jax.random.normal(jax.random.key(3), (1, 9, 8, 2), jnp.float64)
+        got = layer(x, s).values[0]  # [9, 8, M, 3]
+
+        def kernel(u):
+            k = layer.kernel_fn(u / layer.radius) * envelope(u, layer.radius)[..., None] / math.sqrt(layer.fan_in)
+            return k.reshape(u.shape[:-1] + (2, 3))
+
+        pts = _pixels(9, 8)
+        ref = lie.lifting_conv(kernel, group, x[0].reshape(-1, 2), pts, np.ones(len(pts)), pts, s).values
+        ref = ref + layer.bias[...]
+        assert relative_error(got.reshape(-1, 4, 3), ref) < 1e-12
+
+
+@pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
+def test_group_conv_equals_point_set_estimator(group_name):
+    with jax.enable_x64(True):
+        group = lie.SL(2) if group_name == "SL2" else lie.GLPlus(2)
+        params = {"sigma": 0.1} if group_name == "SL2" else {"sigma": 0.1, "sigma_scale": 0.05}
+        layer = GroupConv2d(group, 2, 3, kernel_size=5, radius=1.8, hidden=8, rngs=nnx.Rngs(1))
+        h = _samples(group, 3, 4, **params)
+        g = _samples(group, 2, 5, **params)  # a different output sample set
+        v = jax.random.normal(jax.random.key(6), (1, 7, 6, 3, 2), jnp.float64)
+        got = layer(lie.GroupFeatures(v, h), g)
+        np.testing.assert_array_equal(got.samples.elements, g.elements)
+        w = importance_weights(h) / jnp.abs(jnp.linalg.det(h.elements))
+        norm = 1.0 / (jnp.sum(w) * math.sqrt(layer.fan_in))  # the layer normalizes the weights to sum 1
+
+        def kernel(u, chart):
+            theta = chart[..., -1] / math.sqrt(2.0)
+            rel = jnp.concatenate([chart[..., :-1], jnp.cos(theta)[..., None], jnp.sin(theta)[..., None]], -1)
+            return layer.kernel_values(u, rel) * (envelope(u, layer.radius) * norm)[..., None, None]
+
+        pts = _pixels(7, 6)
+        ref = lie.group_conv(kernel, group, lie.GroupFeatures(v[0].reshape(-1, 3, 2), h), pts, np.ones(len(pts)), pts, g).values
+        assert relative_error(got.values[0].reshape(-1, 2, 3), ref + layer.bias[...]) < 1e-12
+
+
+def test_relative_features_are_a_continuous_chart_embedding():
+    with jax.enable_x64(True):
+        group = lie.SL(2)
+        a, b = _samples(group, 5, 0, sigma=0.5), _samples(group, 6, 1, sigma=0.5)
+        f = relative_features(group, a.elements, b.elements)
+        assert f.shape == (5, 6, 4)
+        rel = jnp.matmul(jnp.linalg.inv(a.elements)[:, None], b.elements[None])
+        p, r = lie.polar(rel)  # rel = P R
+        np.testing.assert_allclose(f[..., 2], r[..., 0, 0], atol=1e-12)
+        np.testing.assert_allclose(f[..., 3], r[..., 1, 0], atol=1e-12)
+        # Invariant under left translation of both sets (what makes the group layer equivariant).
+        t = _samples(group, 1, 9, sigma=0.8).elements[0]
+        f2 = relative_features(group, t @ a.elements, t @ b.elements)
+        np.testing.assert_allclose(f2, f, atol=1e-10)
+
+
+@pytest.mark.parametrize("group_name,haar", [("SL2", True), ("GL+2", True), ("SL2", False)])
+def test_layers_exactly_equivariant_under_90_degree_rotations(group_name, haar):
+    with jax.enable_x64(True):
+        model = _model(group_name, haar)
+        s = model.draw_samples(jax.random.key(1), jnp.float64)
+        s_rot = lie.translate(model.group, s, jnp.asarray(ROT90))
+        x = jax.random.normal(jax.random.key(2), (2, 9, 9, 1), jnp.float64)
+        x_rot = jnp.rot90(x, axes=(1, 2))
+        f, f_rot = model.lift(x, s), model.lift(x_rot, s_rot)
+        # out'(R y, R g_i) = out(y, g_i): the spatial map rotates, the sample index stays.
+        assert relative_error(f_rot.values, jnp.rot90(f.values, axes=(1, 2))) < 1e-12
+        conv = model.convs[0]
+        lifted = lie.GroupFeatures(jnp.tanh(f.values), s)
+        lifted_rot = lie.GroupFeatures(jnp.tanh(f_rot.values), s_rot)
+        assert relative_error(conv(lifted_rot).values, jnp.rot90(conv(lifted).values, axes=(1, 2))) < 1e-12
+        # Without moving the sample set the output is not rotated: the test above can fail.
+        assert relative_error(model.lift(x_rot, s).values, jnp.rot90(f.values, axes=(1, 2))) > 1e-2
+
+
+@pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
+def test_classifier_invariant_to_rotation_with_samples_and_to_shifts(group_name):
+    with jax.enable_x64(True):
+        model = _model(group_name)
+        s = model.draw_samples(jax.random.key(1), jnp.float64)
+        # Content far (> the receptive field, 8 px) from the border, where zero padding differs from
+        # the features of empty background.
+        x = jnp.zeros((2, 40, 40), jnp.float64).at[:, 16:22, 16:22].set(jax.random.uniform(jax.random.key(3), (2, 6, 6)))
+        logits = model(x, samples=s)
+        rotated = model(jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
+        assert relative_error(rotated, logits) < 1e-12
+        # Shifts by a multiple of the total pooling stride (4) keep every pooling window aligned.
+        assert relative_error(model(jnp.roll(x, (4, -4), axis=(1, 2)), samples=s), logits) < 1e-12
+    # float32: the same check, with the bound stated (measured ~1e-7).
+    model32 = _model(group_name)
+    s32 = model32.draw_samples(jax.random.key(1))
+    x32 = jnp.asarray(x, jnp.float32)
+    rot32 = model32(jnp.rot90(x32, axes=(1, 2)), samples=lie.translate(model32.group, s32, jnp.asarray(ROT90, jnp.float32)))
+    assert relative_error(rot32, model32(x32, samples=s32)) < 1e-5
+
+
+def test_fresh_samples_per_key_and_fixed_eval_set():
+    model = _model("SL2")
+    x = jax.random.uniform(jax.random.key(0), (2, 12, 12))
+    np.testing.assert_array_equal(model(x), model(x))  # the fixed evaluation set
+    a, b = model(x, key=jax.random.key(1)), model(x, key=jax.random.key(2))
+    assert float(jnp.max(jnp.abs(a - b))) > 1e-6
+    assert model.draw_samples(None).elements.shape == (4, 2, 2)
+    assert model.draw_samples(jax.random.key(0)).elements.shape == (3, 2, 2)
+
+
+def test_max_pool_space_pads_odd_sizes():
+    v = jnp.arange(2 * 5 * 3 * 1 * 1, dtype=jnp.float32).reshape(2, 5, 3, 1, 1)
+    out = max_pool_space(lie.GroupFeatures(v, None)).values
+    assert out.shape == (2, 3, 2, 1, 1)
+    np.testing.assert_array_equal(out[0, :, :, 0, 0], [[4, 5], [10, 11], [13, 14]])
+
+
+def test_stencil_and_bad_input():
+    np.testing.assert_array_equal(stencil_offsets(3)[0, 2], [-1.0, 1.0])
+    with pytest.raises(ValueError, match="kernel_size must be an odd int"):
+        stencil_offsets(4)
+    with pytest.raises(ValueError, match="group must be one of"):
+        AffineConvNet(group="SO3", n_classes=2, widths=(2,), kernel_sizes=(3,), radii=(1.0,), hidden=4,
+                      num_samples=1, eval_samples=1, sample_params={}, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="equally long"):
+        AffineConvNet(group="SL2", n_classes=2, widths=(2, 3), kernel_sizes=(3,), radii=(1.0,), hidden=4,
+                      num_samples=1, eval_samples=1, sample_params={}, rngs=nnx.Rngs(0))
+    model = _model("SL2")
+    with pytest.raises(ValueError, match=r"x must be a floating array \[B, H, W, C\]"):
+        model(jnp.zeros((2, 8, 8, 3)))
+    s = model.draw_samples(jax.random.key(0))
+    f = model.lift(jnp.zeros((1, 8, 8, 1)), s)
+    with pytest.raises(ValueError, match="group samples on axis 3"):
+        model.convs[0](lie.GroupFeatures(f.values[:, :, :, :2], s))
+    with pytest.raises(TypeError, match="GroupFeatures"):
+        model.convs[0](f.values)
+    with pytest.raises(ValueError, match="radius must be > 0"):
+        LiftingConv2d(lie.SL(2), 1, 2, kernel_size=3, radius=0.0, hidden=4, rngs=nnx.Rngs(0))
+
+
+def test_small_cnn_shapes_and_errors():
+    cnn = SmallCNN(n_classes=10, widths=(4, 8), rngs=nnx.Rngs(0))
+    assert cnn(jnp.zeros((3, 12, 12))).shape == (3, 10)
+    with pytest.raises(ValueError, match="x must be"):
+        cnn(jnp.zeros((3, 12, 12, 2)))
+    with pytest.raises(ValueError, match="widths"):
+        SmallCNN(n_classes=10, widths=(), rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
+def test_concentrated_rotation_sampler(group_name):
+    from scipy.stats import norm
+
+    from geojax.nn.affine_conv import sample_concentrated_rotations
+
+    with jax.enable_x64(True):
+        group = lie.SL(2) if group_name == "SL2" else lie.GLPlus(2)
+        params = {"sigma": 0.3} if group_name == "SL2" else {"sigma": 0.3, "sigma_scale": 0.2}
+        key = jax.random.key(7)
+        s = sample_concentrated_rotations(group, key, 20_000, 0.3, dtype=jnp.float64, **params)
+        g0, log_q0 = group.sample(jax.random.split(key)[0], (20_000,), dtype=jnp.float64, **params)
+        p, r = lie.polar(s.elements)
+        p0, _ = lie.polar(g0)
+        np.testing.assert_allclose(p, p0, atol=1e-10)  # the stretch part is the group sampler's
+        theta = np.arctan2(np.asarray(r[:, 1, 0]), np.asarray(r[:, 0, 0]))
+        assert abs(np.std(theta) - 0.3) < 0.01 and abs(np.mean(theta)) < 0.01
+        # log density = the group sampler's + log of the wrapped normal w.r.t. Haar probability on SO(2)
+        wrapped = sum(norm.pdf(theta + 2 * np.pi * k, scale=0.3) for k in (-1, 0, 1))
+        np.testing.assert_allclose(s.log_density - log_q0, np.log(2 * np.pi * wrapped), atol=1e-10)
+        assert bool(jnp.all(group.contains(s.elements)))
+        # Haar measure = J(S) dS x Haar(SO(2)) in polar coordinates, so for the polar angle theta
+        # int exp(-|g|^2) (1.5 + cos theta) / int exp(-|g|^2) = 1.5 exactly. Without the log p
+        # correction the estimate would be 1.5 + E[cos theta] = 1.5 + exp(-1.5^2 / 2) = 1.82 (a wider
+        # law than the model uses keeps the importance weights bounded: max/min ~ 3).
+        conc = sample_concentrated_rotations(group, jax.random.key(9), 200_000, 1.5, dtype=jnp.float64, **params)
+        _, r = lie.polar(conc.elements)
+        radial = jnp.exp(-jnp.sum(conc.elements**2, axis=(-2, -1)))
+        ratio = lie.integrate(radial * (1.5 + r[:, 0, 0]), conc) / lie.integrate(radial, conc)
+        assert abs(float(ratio) - 1.5) < 0.05, float(ratio)
+    with pytest.raises(ValueError, match="rotation_sigma must be > 0"):
+        sample_concentrated_rotations(lie.SL(2), jax.random.key(0), 3, 0.0)
