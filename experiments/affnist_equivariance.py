@@ -32,7 +32,7 @@ from geojax.data.affnist import (
     make_affnist_style,
     random_affine_maps,
 )
-from geojax.lie import SampleSet, translate
+from geojax.lie import translate
 
 
 def _config(group: str):
@@ -46,8 +46,7 @@ def _config(group: str):
 def measure(model, images: np.ndarray, A: np.ndarray, num: int, seed: int = 0) -> dict[str, float]:
     """The three relative errors of the module docstring for ``num`` samples (one map per image)."""
     k1, k2 = jax.random.split(jax.random.key(seed))
-    s1 = SampleSet(*model.group.sample(k1, (num,), **model.sample_params))
-    s2 = SampleSet(*model.group.sample(k2, (num,), **model.sample_params))
+    s1, s2 = model.draw_samples(k1, num=num), model.draw_samples(k2, num=num)  # the model's own sampling law
     moved_images = np.asarray(affine_transform_images(images, A, np.zeros((len(A), 2))))
     f = jax.jit(model.features)
     base = np.asarray(f(jnp.asarray(images), s1))

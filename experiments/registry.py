@@ -10,6 +10,7 @@ TASKS = {
     "tetris": "experiments.tetris:TetrisTask",
     "pointcloud": "experiments.pointcloud:PointCloudTask",
     "affnist": "experiments.affnist:AffNISTTask",
+    "tsp": "experiments.tsp:TSPTask",
 }
 
 

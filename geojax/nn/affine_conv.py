@@ -128,62 +128,45 @@ def envelope(u: Array, radius: float) -> Array:
 
 
 class KernelMLP(nnx.Module):
-    """``[..., d_in] -> [..., d_out]``: a feature embedding, then ``Linear -> GELU -> Linear``.
+    """``[..., 2] -> [..., d_out]``: RBF features of a point of the unit disc, ``Linear -> GELU -> Linear``.
 
-    Embeddings: ``"rbf"`` (``d_in = 2``, spatial kernels on the unit disc): Gaussian bumps
-    ``exp(-|x - c_k|^2 / (2 w^2))`` centred on the ``kernel_size^2`` stencil points ``c_k``
-    (``d_k / radius``), width ``w`` = half the stencil spacing -- at the identity the kernel can be
-    any stencil pattern, as in a CNN; ``"fourier"``: ``[cos(2 pi x B), sin(2 pi x B)]`` with a
-    fixed Gaussian ``B [d_in, hidden / 2]`` of scale ``frequency`` (group kernels).
-    Without the embedding a small MLP starts nearly linear on the disc and trains very slowly.
+    Gaussian bumps ``exp(-|x - c_k|^2 / (2 w^2))`` centred on the stencil points ``c_k`` (``d_k /
+    radius``) with ``w`` half the stencil spacing: at the identity a kernel can be any stencil
+    pattern, as in a CNN. (A plain MLP on ``x`` starts nearly linear on the disc and trains very
+    slowly.)
     """
 
-    def __init__(
-        self,
-        d_in: int,
-        hidden: int,
-        d_out: int,
-        *,
-        embedding: str = "fourier",
-        centres: np.ndarray | None = None,
-        width: float = 1.0,
-        frequency: float = 1.0,
-        rngs: nnx.Rngs,
-    ):
-        self.embedding = embedding
-        if embedding == "rbf":
-            self.centres = nnx.Variable(jnp.asarray(centres, jnp.float32).reshape(-1, d_in))
-            self.width = float(width)
-            n_features = self.centres.shape[0]
-        elif embedding == "fourier":
-            half = max(hidden // 2, 1)
-            self.frequencies = nnx.Variable(frequency * jax.random.normal(rngs.params(), (d_in, half)))
-            n_features = 2 * half
-        else:
-            raise ValueError(f"embedding must be 'rbf' or 'fourier', got {embedding!r}")
-        # RBF features are nearly one-hot on the stencil: unit-variance weights give every stencil
+    def __init__(self, hidden: int, d_out: int, *, centres: np.ndarray, width: float, rngs: nnx.Rngs):
+        self.centres = nnx.Variable(jnp.asarray(centres, jnp.float32).reshape(-1, 2))
+        self.width = float(width)
+        # The features are nearly one-hot on the stencil: unit-variance weights give every stencil
         # point its own O(1) pre-activation, so kernels start as varied as a CNN's.
-        init = nnx.initializers.normal(1.0) if embedding == "rbf" else nnx.initializers.lecun_normal()
-        self.l1 = nnx.Linear(n_features, hidden, kernel_init=init, rngs=rngs)
+        self.l1 = nnx.Linear(self.centres.shape[0], hidden, kernel_init=nnx.initializers.normal(1.0), rngs=rngs)
         self.l2 = nnx.Linear(hidden, d_out, rngs=rngs)
 
     def embed(self, x: Array) -> Array:
-        """The features ``[..., n_features]`` of ``x [..., d_in]``."""
-        if self.embedding == "rbf":
-            d2 = jnp.sum(jnp.square(x[..., None, :] - self.centres[...].astype(x.dtype)), axis=-1)
-            return jnp.exp(-0.5 * d2 / self.width**2)
-        z = 2 * jnp.pi * x @ self.frequencies[...].astype(x.dtype)
-        return jnp.concatenate([jnp.cos(z), jnp.sin(z)], axis=-1)
+        """The RBF features ``[..., S^2]`` of ``x [..., 2]``."""
+        d2 = jnp.sum(jnp.square(x[..., None, :] - self.centres[...].astype(x.dtype)), axis=-1)
+        return jnp.exp(-0.5 * d2 / self.width**2)
 
     def __call__(self, x: Array) -> Array:
         return self.l2(jax.nn.gelu(self.l1(self.embed(x))))
 
 
+class FourierFeatures(nnx.Module):
+    """``[..., d_in] -> [..., 2 m]``: ``[cos(2 pi x B), sin(2 pi x B)]``, ``B [d_in, m]`` fixed Gaussian of scale ``frequency``."""
+
+    def __init__(self, d_in: int, m: int, *, frequency: float = 1.0, rngs: nnx.Rngs):
+        self.frequencies = nnx.Variable(frequency * jax.random.normal(rngs.params(), (d_in, m)))
+
+    def __call__(self, x: Array) -> Array:
+        z = 2 * jnp.pi * x @ self.frequencies[...].astype(x.dtype)
+        return jnp.concatenate([jnp.cos(z), jnp.sin(z)], axis=-1)
+
+
 def _spatial_kernel_mlp(kernel_size: int, radius: float, hidden: int, d_out: int, rngs: nnx.Rngs) -> KernelMLP:
-    """A ``"rbf"`` :class:`KernelMLP` on the stencil of ``kernel_size`` (inputs ``u / radius``)."""
-    return KernelMLP(
-        2, hidden, d_out, embedding="rbf", centres=stencil_offsets(kernel_size) / radius, width=0.5 / radius, rngs=rngs
-    )
+    """A :class:`KernelMLP` on the stencil of ``kernel_size`` (inputs ``u / radius``)."""
+    return KernelMLP(hidden, d_out, centres=stencil_offsets(kernel_size) / radius, width=0.5 / radius, rngs=rngs)
 
 
 def _check_positive_int(value: Any, name: str) -> int:
@@ -292,7 +275,7 @@ class GroupConv2d(nnx.Module):
         self.radius = float(radius)
         self.haar_weights = bool(haar_weights)
         self.offset_embedding = _spatial_kernel_mlp(kernel_size, radius, hidden, in_features * out_features, rngs)
-        self.relative_embedding = KernelMLP(group.dim + 1, hidden, 1, embedding="fourier", rngs=rngs)
+        self.relative_embedding = FourierFeatures(group.dim + 1, max(hidden // 2, 1), rngs=rngs)
         self.relative_in = nnx.Linear(2 * max(hidden // 2, 1), hidden, use_bias=False, rngs=rngs)
         self.bias = nnx.Param(jnp.zeros((out_features,)))
         self.fan_in = float(in_features * np.sum(envelope(jnp.asarray(self.offsets), radius) ** 2))
@@ -303,7 +286,7 @@ class GroupConv2d(nnx.Module):
         Without the envelope and the sample weights (see :meth:`kernel`).
         """
         mlp = self.offset_embedding
-        pre = mlp.l1(mlp.embed(u / self.radius)) + self.relative_in(self.relative_embedding.embed(rel))
+        pre = mlp.l1(mlp.embed(u / self.radius)) + self.relative_in(self.relative_embedding(rel))
         return mlp.l2(jax.nn.gelu(pre)).reshape(pre.shape[:-1] + (self.in_features, self.out_features))
 
     def kernel(self, in_samples: SampleSet, out_samples: SampleSet) -> Array:
@@ -419,9 +402,10 @@ class AffineConvNet(nnx.Module):
         self.norms = nnx.List([nnx.LayerNorm(w, rngs=rngs) for w in widths])
         self.head = nnx.Linear(widths[-1], _check_positive_int(n_classes, "n_classes"), rngs=rngs)
 
-    def draw_samples(self, key: Array | None, dtype: Any = jnp.float32) -> SampleSet:
-        """The sample set of one forward pass (see the class docstring)."""
-        num = self.num_samples if key is not None else self.eval_samples
+    def draw_samples(self, key: Array | None, dtype: Any = jnp.float32, num: int | None = None) -> SampleSet:
+        """The sample set of one forward pass (see the class docstring); ``num`` overrides its size."""
+        if num is None:
+            num = self.num_samples if key is not None else self.eval_samples
         key = jax.random.key(self.eval_seed) if key is None else key
         if self.rotation_sigma is None:
             return SampleSet(*self.group.sample(key, (num,), dtype=dtype, **self.sample_params))

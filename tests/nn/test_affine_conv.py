@@ -15,7 +15,6 @@ from geojax.nn.affine_conv import (
     GroupConv2d,
     LiftingConv2d,
     envelope,
-    importance_weights,
     max_pool_space,
     relative_features,
     stencil_offsets,
@@ -76,7 +75,7 @@ def test_group_conv_equals_point_set_estimator(group_name):
         v = jax.random.normal(jax.random.key(6), (1, 7, 6, 3, 2), jnp.float64)
         got = layer(lie.GroupFeatures(v, h), g)
         np.testing.assert_array_equal(got.samples.elements, g.elements)
-        w = importance_weights(h) / jnp.abs(jnp.linalg.det(h.elements))
+        w = lie.importance_weights(h) / jnp.abs(jnp.linalg.det(h.elements))
         norm = 1.0 / (jnp.sum(w) * math.sqrt(layer.fan_in))  # the layer normalizes the weights to sum 1
 
         def kernel(u, chart):
