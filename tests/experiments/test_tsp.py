@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from experiments import tsp_report
 from experiments.registry import get_task
 from experiments.tsp import TSPModel, TSPTask, random_similarities
 from geojax.data.tsp import is_permutation, tour_length
@@ -102,3 +103,7 @@ def test_quick_run_through_the_trainer(tmp_path):
     assert m["eval/gap_pomo"] <= m["eval/gap_greedy"] + 1e-6
     np.testing.assert_allclose(m["eval/gap_greedy_moved"], m["eval/gap_greedy"], rtol=1e-5)  # TinvNN
     assert list((tmp_path / "cache").glob("*.npz"))
+    tsp_report.main(["--runs", str(tmp_path / "run"), "--out", str(tmp_path / "report")])
+    table = (tmp_path / "report" / "results.md").read_text()
+    assert "| 8 | TinvNN (MDS) coordinates | 4 |" in table
+    assert (tmp_path / "report" / "results.png").stat().st_size > 1000
