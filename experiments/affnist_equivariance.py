@@ -18,7 +18,6 @@ divided by the RMS of the features):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 import jax
@@ -27,20 +26,13 @@ import numpy as np
 from flax import nnx
 
 from experiments.affnist import make_affnist_model
+from experiments.sweep_io import load_get_config
 from geojax.data.affnist import (
     affine_transform_images,
     make_affnist_style,
     random_affine_maps,
 )
 from geojax.lie import translate
-
-
-def _config(group: str):
-    path = Path(__file__).resolve().parents[1] / "configs" / "affnist.py"
-    spec = importlib.util.spec_from_file_location("_affnist_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config("gl2" if group == "GL+2" else "sl2")
 
 
 def measure(model, images: np.ndarray, A: np.ndarray, num: int, seed: int = 0) -> dict[str, float]:
@@ -67,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", default="1,2,4,8,16")
     parser.add_argument("--workdir", default=None, help="restore the model of this trained run")
     args = parser.parse_args(argv)
-    config = _config(args.group)
+    config = load_get_config("affnist.py")("gl2" if args.group == "GL+2" else "sl2")
     model = make_affnist_model(config, nnx.Rngs(params=0))
     if args.workdir:
         import json

@@ -12,13 +12,12 @@ over seeds, percent) and ``results.png``. Runs go seed by seed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
-import logging
 import time
 from pathlib import Path
 
 import numpy as np
+
+from experiments.sweep_io import append_record, fmt_mean_std, load_get_config, open_results, quiet_training_logs
 
 MODELS = {
     "sl2": "SL(2)⋉R² equivariant",
@@ -28,22 +27,6 @@ MODELS = {
 }
 ANCHORS = {"affConv (Mironenco & Forre)": 95.08, "RU-CapsNet": 97.69, "InvarLayer": 98.45}
 """Published affNIST accuracies (%, full MNIST training, original affNIST test set): not comparable one-to-one."""
-
-
-def load_get_config():
-    """``get_config`` of ``configs/affnist.py`` (a file, not a package module)."""
-    path = Path(__file__).resolve().parents[1] / "configs" / "affnist.py"
-    spec = importlib.util.spec_from_file_location("_affnist_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config
-
-
-def _fmt(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    a = 100 * np.asarray(values)
-    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
 
 
 def summarize(records: list[dict], models: list[str]) -> str:
@@ -58,7 +41,7 @@ def summarize(records: list[dict], models: list[str]) -> str:
         t = [r["metrics"]["eval/acc_transformed"] for r in rs]
         params = rs[0]["parameters"] if rs else "n/a"
         secs = f"{np.mean([r['seconds'] for r in rs]):.0f}" if rs else "n/a"
-        lines.append(f"| {MODELS[model]} | {params} | {_fmt(c)} | {_fmt(t)} | {_fmt([a - b for a, b in zip(c, t)])} | {secs} | {len(rs)} |")
+        lines.append(f"| {MODELS[model]} | {params} | {fmt_mean_std(c)} | {fmt_mean_std(t)} | {fmt_mean_std([a - b for a, b in zip(c, t)])} | {secs} | {len(rs)} |")
     lines += [
         "",
         "Accuracy in % (mean ± std over seeds) on the 1,000 test digits of the affNIST-style (regenerated from a 5k "
@@ -113,20 +96,15 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
 
     import jax
-    from absl import logging as absl_logging
     from flax import nnx
 
     from experiments.affnist import AffNISTTask
     from geojax.train import train_and_evaluate
 
-    absl_logging.set_verbosity(absl_logging.WARNING)
-    logging.getLogger("geojax.train").setLevel(logging.WARNING)
-    get_config = load_get_config()
+    quiet_training_logs()
+    get_config = load_get_config("affnist.py")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.jsonl"
-    records = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.exists() else []
-    done = {r["name"] for r in records}
+    results_path, records, done = open_results(out)
     task = AffNISTTask()
     grid = [] if args.table_only else [(m, s) for s in range(args.seeds) for m in models]
     start = time.perf_counter()
@@ -148,8 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         record = {"name": name, "model": model, "seed": seed, "steps": config.train.steps, "batch_size": config.train.batch_size,
                   "parameters": int(params), "seconds": seconds, "metrics": result.eval_metrics}
         records.append(record)
-        with results_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_record(results_path, record)
         m = result.eval_metrics
         print(f"[{n}/{len(grid)}] {name}: centred {m['eval/acc_centred']:.3f} transformed {m['eval/acc_transformed']:.3f} "
               f"({seconds:.0f} s; {time.perf_counter() - start:.0f} s total)", flush=True)

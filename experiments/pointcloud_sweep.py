@@ -17,13 +17,12 @@ for its first seeds; ``--table-only`` writes the table and plot from what has fi
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
-import logging
 import time
 from pathlib import Path
 
 import numpy as np
+
+from experiments.sweep_io import append_record, fmt_mean_std, load_get_config, open_results, quiet_training_logs
 
 ANCHORS = {"PointNet": 19.6, "DGCNN": 33.8, "VN-DGCNN": 89.5, "RIConv++": 91.3}
 """Published ModelNet40 z/SO(3) accuracies (%), printed beside ours; not comparable one-to-one."""
@@ -37,25 +36,9 @@ INPUT_LABELS = {
 PROTOCOLS = (("z/z", "z", "eval/acc_z"), ("z/SO(3)", "z", "eval/acc_so3"), ("SO(3)/SO(3)", "so3", "eval/acc_so3"))
 
 
-def load_get_config():
-    """``get_config`` of ``configs/pointcloud.py`` (a file, not a package module)."""
-    path = Path(__file__).resolve().parents[1] / "configs" / "pointcloud.py"
-    spec = importlib.util.spec_from_file_location("_pointcloud_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config
-
-
 def run_name(backbone: str, inp: str, rot: str, seed: int) -> str:
     """The run's directory name, e.g. ``pointnet-mds-z-s0``."""
     return f"{backbone}-{inp}-{rot}-s{seed}"
-
-
-def _fmt(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    a = 100 * np.asarray(values)
-    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
 
 
 def summarize(records: list[dict], backbones: list[str], inputs: list[str], notes: list[str]) -> str:
@@ -74,10 +57,10 @@ def summarize(records: list[dict], backbones: list[str], inputs: list[str], note
     ]
     for backbone in backbones:
         for inp in inputs:
-            cells = [_fmt(values(backbone, inp, rot, metric)) for _, rot, metric in PROTOCOLS]
+            cells = [fmt_mean_std(values(backbone, inp, rot, metric)) for _, rot, metric in PROTOCOLS]
             zz, zs = values(backbone, inp, "z", "eval/acc_z"), values(backbone, inp, "z", "eval/acc_so3")
-            drop = _fmt([a - b for a, b in zip(zz, zs)])
-            chiral = _fmt(values(backbone, inp, "z", "eval/chiral_acc_so3"))
+            drop = fmt_mean_std([a - b for a, b in zip(zz, zs)])
+            chiral = fmt_mean_std(values(backbone, inp, "z", "eval/chiral_acc_so3"))
             seeds = min(len(zz), len(values(backbone, inp, "so3", "eval/acc_so3")))
             name = {"pointnet": "PointNet", "dgcnn": "DGCNN"}[backbone]
             lines.append(f"| {name} | {INPUT_LABELS[inp]} | " + " | ".join(cells) + f" | {drop} | {chiral} | {seeds} |")
@@ -149,19 +132,14 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
 
     import jax
-    from absl import logging as absl_logging
 
     from experiments.pointcloud import PointCloudTask
     from geojax.train import train_and_evaluate
 
-    absl_logging.set_verbosity(absl_logging.WARNING)
-    logging.getLogger("geojax.train").setLevel(logging.WARNING)
-    get_config = load_get_config()
+    quiet_training_logs()
+    get_config = load_get_config("pointcloud.py")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.jsonl"
-    records = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.exists() else []
-    done = {r["name"] for r in records}
+    results_path, records, done = open_results(out)
     task = PointCloudTask()
     # seed-major: an interrupted sweep has whole grids for its first seeds
     grid = [(b, i, r, s) for s in range(args.seeds) for b in backbones for i in inputs for r in ("z", "so3")]
@@ -188,8 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         record = {"name": name, "backbone": backbone, "input": inp, "rot": rot, "seed": seed, "steps": config.train.steps, "batch_size": config.train.batch_size,
                   "fa_train": config.model.fa_train, "seconds": seconds, "metrics": result.eval_metrics}
         records.append(record)
-        with results_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_record(results_path, record)
         m = result.eval_metrics
         print(
             f"[{n}/{len(grid)}] {name}: acc_z {m['eval/acc_z']:.3f} acc_so3 {m['eval/acc_so3']:.3f} chiral_so3 "

@@ -175,6 +175,19 @@ def _check_positive_int(value: Any, name: str) -> int:
     return value
 
 
+def _init_stencil_layer(
+    layer: nnx.Module, group: Any, in_features: int, out_features: int, kernel_size: int, radius: float
+) -> None:
+    """The checked attributes both image layers share: group, channel counts, stencil, radius."""
+    layer.group = group
+    layer.in_features = _check_positive_int(in_features, "in_features")
+    layer.out_features = _check_positive_int(out_features, "out_features")
+    layer.offsets = stencil_offsets(kernel_size)
+    if not radius > 0:
+        raise ValueError(f"radius must be > 0, got {radius!r}")
+    layer.radius = float(radius)
+
+
 def _check_grid(x: Array, name: str, ndim: int, channels: int) -> Array:
     x = jnp.asarray(x)
     if x.ndim != ndim or x.shape[-1] != channels or not jnp.issubdtype(x.dtype, jnp.floating):
@@ -204,13 +217,7 @@ class LiftingConv2d(nnx.Module):
     def __init__(
         self, group: Any, in_features: int, out_features: int, *, kernel_size: int, radius: float, hidden: int, rngs: nnx.Rngs
     ):
-        self.group = group
-        self.in_features = _check_positive_int(in_features, "in_features")
-        self.out_features = _check_positive_int(out_features, "out_features")
-        self.offsets = stencil_offsets(kernel_size)
-        if not radius > 0:
-            raise ValueError(f"radius must be > 0, got {radius!r}")
-        self.radius = float(radius)
+        _init_stencil_layer(self, group, in_features, out_features, kernel_size, radius)
         self.kernel_fn = _spatial_kernel_mlp(kernel_size, radius, hidden, in_features * out_features, rngs)
         self.bias = nnx.Param(jnp.zeros((out_features,)))
         # Unit-variance responses at initialization: the envelope's mean square over the stencil.
@@ -266,13 +273,7 @@ class GroupConv2d(nnx.Module):
         haar_weights: bool = True,
         rngs: nnx.Rngs,
     ):
-        self.group = group
-        self.in_features = _check_positive_int(in_features, "in_features")
-        self.out_features = _check_positive_int(out_features, "out_features")
-        self.offsets = stencil_offsets(kernel_size)
-        if not radius > 0:
-            raise ValueError(f"radius must be > 0, got {radius!r}")
-        self.radius = float(radius)
+        _init_stencil_layer(self, group, in_features, out_features, kernel_size, radius)
         self.haar_weights = bool(haar_weights)
         self.offset_embedding = _spatial_kernel_mlp(kernel_size, radius, hidden, in_features * out_features, rngs)
         self.relative_embedding = FourierFeatures(group.dim + 1, max(hidden // 2, 1), rngs=rngs)

@@ -35,6 +35,13 @@ def _pixels(h, w):
     return np.stack([r.ravel(), c.ravel()], -1)
 
 
+def _narrow_law(group_name):
+    """The group and sampler parameters whose elements stretch little (the envelope fits the stencil)."""
+    if group_name == "SL2":
+        return lie.SL(2), {"sigma": 0.1}
+    return lie.GLPlus(2), {"sigma": 0.1, "sigma_scale": 0.05}
+
+
 def _model(group, haar_weights=True):
     return AffineConvNet(
         group=group, n_classes=4, widths=(3, 4, 5), kernel_sizes=(5, 3, 3), radii=(2.2, 1.6, 1.6), hidden=8,
@@ -45,8 +52,7 @@ def _model(group, haar_weights=True):
 @pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
 def test_lifting_equals_point_set_estimator(group_name):
     with jax.enable_x64(True):
-        group = lie.SL(2) if group_name == "SL2" else lie.GLPlus(2)
-        params = {"sigma": 0.1} if group_name == "SL2" else {"sigma": 0.1, "sigma_scale": 0.05}
+        group, params = _narrow_law(group_name)
         layer = LiftingConv2d(group, 2, 3, kernel_size=7, radius=2.0, hidden=8, rngs=nnx.Rngs(1))
         s = _samples(group, 4, 2, **params)
         # The envelope must fit in the stencil for the two to agree: |g| * radius <= 3.
@@ -67,8 +73,7 @@ def test_lifting_equals_point_set_estimator(group_name):
 @pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
 def test_group_conv_equals_point_set_estimator(group_name):
     with jax.enable_x64(True):
-        group = lie.SL(2) if group_name == "SL2" else lie.GLPlus(2)
-        params = {"sigma": 0.1} if group_name == "SL2" else {"sigma": 0.1, "sigma_scale": 0.05}
+        group, params = _narrow_law(group_name)
         layer = GroupConv2d(group, 2, 3, kernel_size=5, radius=1.8, hidden=8, rngs=nnx.Rngs(1))
         h = _samples(group, 3, 4, **params)
         g = _samples(group, 2, 5, **params)  # a different output sample set

@@ -1,0 +1,51 @@
+"""What the experiment sweeps share: config files, the resumable results file, the table cells."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def load_get_config(config_file: str) -> Callable:
+    """``get_config`` of ``configs/<config_file>`` (config files are files, not package modules)."""
+    path = Path(__file__).resolve().parents[1] / "configs" / config_file
+    spec = importlib.util.spec_from_file_location(f"_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config
+
+
+def fmt_mean_std(values: list[float]) -> str:
+    """``"mean ± std"`` of fractions, in percent with one decimal (sample std; ``n/a`` if empty)."""
+    if not values:
+        return "n/a"
+    a = 100 * np.asarray(values)
+    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
+
+
+def open_results(out: str | Path) -> tuple[Path, list[dict], set[str]]:
+    """``(results.jsonl path, records so far, names of finished runs)`` in the sweep folder ``out`` (created)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return path, records, {r["name"] for r in records}
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append one finished run to ``results.jsonl`` (one JSON object per line)."""
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def quiet_training_logs() -> None:
+    """Only warnings from absl/orbax and the trainer while a sweep prints its own progress lines."""
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    logging.getLogger("geojax.train").setLevel(logging.WARNING)
