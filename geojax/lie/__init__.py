@@ -29,6 +29,7 @@ from geojax.lie.integration import (
     lifting_conv,
     relative_chart,
     relative_elements,
+    sample_concentrated_rotations,
     transformed_offsets,
     translate,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "SampleSet",
     "GroupFeatures",
     "draw",
+    "sample_concentrated_rotations",
     "translate",
     "importance_weights",
     "integrate",

@@ -4,7 +4,6 @@ from geojax.nn.affine_conv import (
     AffineConvNet,
     GroupConv2d,
     LiftingConv2d,
-    sample_concentrated_rotations,
 )
 from geojax.nn.cnn import SmallCNN
 from geojax.nn.linear import MLP, IrrepsLinear
@@ -20,5 +19,4 @@ __all__ = [
     "PointConvNet",
     "SmallCNN",
     "gate",
-    "sample_concentrated_rotations",
 ]

@@ -43,13 +43,13 @@ import numpy as np
 from flax import nnx
 
 from geojax.lie import groups as lie_groups
-from geojax.lie.decompositions import polar
 from geojax.lie.integration import (
     GroupFeatures,
     SampleSet,
     _check_samples,
     importance_weights,
     relative_elements,
+    sample_concentrated_rotations,
     transformed_offsets,
 )
 
@@ -92,33 +92,6 @@ def relative_features(group: Any, out_elements: Array, in_elements: Array) -> Ar
     chart = group.to_chart(relative_elements(group, out_elements, in_elements))
     theta = chart[..., -1] / math.sqrt(2.0)  # hat(c) = c [[0, -1], [1, 0]] / sqrt(2)
     return jnp.concatenate([chart[..., :-1], jnp.cos(theta)[..., None], jnp.sin(theta)[..., None]], axis=-1)
-
-
-def sample_concentrated_rotations(
-    group: Any, key: Array, num: int, rotation_sigma: float, *, dtype: Any = jnp.float32, **params: float
-) -> SampleSet:
-    """``num`` elements ``g = exp(S) R(theta)``: ``S`` as ``group.sample``, ``theta ~ N(0, rotation_sigma^2)``.
-
-    ``group.sample`` draws ``g0 = exp(S) R`` with ``R`` Haar; ``R`` is replaced by ``R(theta)``.
-    In polar coordinates the density factorizes, so the log density w.r.t. the same Haar measure
-    gains ``log p(theta)``, ``p`` the wrapped normal density w.r.t. the Haar probability of SO(2)
-    (``2 pi sum_k N(theta + 2 pi k; 0, sigma^2)``, three terms).
-
-    Raises:
-      ValueError: ``rotation_sigma <= 0``; what ``group.sample`` raises.
-    """
-    if not rotation_sigma > 0:
-        raise ValueError(f"rotation_sigma must be > 0, got {rotation_sigma!r}")
-    k_group, k_angle = jax.random.split(key)
-    g0, log_q = group.sample(k_group, (num,), dtype=dtype, **params)
-    p, _ = polar(g0)
-    theta = rotation_sigma * jax.random.normal(k_angle, (num,), dtype)
-    c, s = jnp.cos(theta), jnp.sin(theta)
-    rot = jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
-    wraps = jnp.stack([theta - 2 * jnp.pi, theta, theta + 2 * jnp.pi])
-    log_p = jax.scipy.special.logsumexp(-0.5 * jnp.square(wraps / rotation_sigma), axis=0)
-    log_p = log_p + jnp.log(2 * jnp.pi) - jnp.log(rotation_sigma * jnp.sqrt(2 * jnp.pi))
-    return SampleSet(jnp.matmul(p, rot), log_q + log_p)
 
 
 def envelope(u: Array, radius: float) -> Array:

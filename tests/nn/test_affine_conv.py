@@ -196,37 +196,3 @@ def test_small_cnn_shapes_and_errors():
         cnn(jnp.zeros((3, 12, 12, 2)))
     with pytest.raises(ValueError, match="widths"):
         SmallCNN(n_classes=10, widths=(), rngs=nnx.Rngs(0))
-
-
-@pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
-def test_concentrated_rotation_sampler(group_name):
-    from scipy.stats import norm
-
-    from geojax.nn.affine_conv import sample_concentrated_rotations
-
-    with jax.enable_x64(True):
-        group = lie.SL(2) if group_name == "SL2" else lie.GLPlus(2)
-        params = {"sigma": 0.3} if group_name == "SL2" else {"sigma": 0.3, "sigma_scale": 0.2}
-        key = jax.random.key(7)
-        s = sample_concentrated_rotations(group, key, 20_000, 0.3, dtype=jnp.float64, **params)
-        g0, log_q0 = group.sample(jax.random.split(key)[0], (20_000,), dtype=jnp.float64, **params)
-        p, r = lie.polar(s.elements)
-        p0, _ = lie.polar(g0)
-        np.testing.assert_allclose(p, p0, atol=1e-10)  # the stretch part is the group sampler's
-        theta = np.arctan2(np.asarray(r[:, 1, 0]), np.asarray(r[:, 0, 0]))
-        assert abs(np.std(theta) - 0.3) < 0.01 and abs(np.mean(theta)) < 0.01
-        # log density = the group sampler's + log of the wrapped normal w.r.t. Haar probability on SO(2)
-        wrapped = sum(norm.pdf(theta + 2 * np.pi * k, scale=0.3) for k in (-1, 0, 1))
-        np.testing.assert_allclose(s.log_density - log_q0, np.log(2 * np.pi * wrapped), atol=1e-10)
-        assert bool(jnp.all(group.contains(s.elements)))
-        # Haar measure = J(S) dS x Haar(SO(2)) in polar coordinates, so for the polar angle theta
-        # int exp(-|g|^2) (1.5 + cos theta) / int exp(-|g|^2) = 1.5 exactly. Without the log p
-        # correction the estimate would be 1.5 + E[cos theta] = 1.5 + exp(-1.5^2 / 2) = 1.82 (a wider
-        # law than the model uses keeps the importance weights bounded: max/min ~ 3).
-        conc = sample_concentrated_rotations(group, jax.random.key(9), 200_000, 1.5, dtype=jnp.float64, **params)
-        _, r = lie.polar(conc.elements)
-        radial = jnp.exp(-jnp.sum(conc.elements**2, axis=(-2, -1)))
-        ratio = lie.integrate(radial * (1.5 + r[:, 0, 0]), conc) / lie.integrate(radial, conc)
-        assert abs(float(ratio) - 1.5) < 0.05, float(ratio)
-    with pytest.raises(ValueError, match="rotation_sigma must be > 0"):
-        sample_concentrated_rotations(lie.SL(2), jax.random.key(0), 3, 0.0)
