@@ -1,10 +1,8 @@
 """e3nn-jax baselines that compute exactly the Gaunt product (adapters, no e3nn code copied).
 
-* Clebsch-Gordan: ``e3nn.tensor_product`` of each pair of degrees ``(l1, l2)`` with
-  ``irrep_normalization="none"`` gives ``sum cg(l1, l2, l3)[m1, m2, m3] x y`` per path ``l3``;
-  the parity filter ``e3nn.s2_irreps`` keeps only even paths (``l1 + l2 + l3`` even); each path is
-  multiplied by ``r(l1, l2, l3)`` (``geojax.so3.cg_gaunt_ratio``) and paths with the same ``l3``
-  are summed. ``e3nn.clebsch_gordan(12, 12, 24)`` raises, so this baseline stops at L = 11.
+* Clebsch-Gordan: :func:`geojax.tp.cg.cg_product` with its default path weights
+  ``r(l1, l2, l3)``: ``e3nn.tensor_product`` per pair of degrees, even paths only, each path scaled
+  so the sum is the Gaunt product. ``e3nn.clebsch_gordan(12, 12, 24)`` raises: it stops at L = 11.
 * Grid: ``e3nn.to_s2grid`` of both inputs on the smallest exact Gauss-Legendre grid, pointwise
   product, ``e3nn.from_s2grid`` (both with ``normalization="integral"``). e3nn's grid signals
   hold ``sqrt(4 pi) * sum x_lm Y_lm`` (its round trip is the identity), so the projected product
@@ -19,31 +17,12 @@ import math
 import e3nn_jax as e3nn
 import jax.numpy as jnp
 
-from geojax.so3 import cg_gaunt_ratio
-
-E3NN_CG_MAX_L = 11
+from geojax.tp.cg import cg_product
 
 
 def e3nn_cg_gaunt(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:
     """The Gaunt product through e3nn-jax's Clebsch-Gordan tensor product (see module docstring)."""
-    if max(lx, ly, (lmax_out + 1) // 2) > E3NN_CG_MAX_L:
-        raise ValueError(f"e3nn.clebsch_gordan fails at (12, 12, 24); this baseline supports L <= {E3NN_CG_MAX_L}")
-    xa = e3nn.IrrepsArray(e3nn.s2_irreps(lx), x)
-    ya = e3nn.IrrepsArray(e3nn.s2_irreps(ly), y)
-    keep = e3nn.s2_irreps(lmax_out)
-    lead = jnp.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-    out = [jnp.zeros(lead + (2 * l + 1,), x.dtype) for l in range(lmax_out + 1)]
-    for l1, a in enumerate(xa.chunks):
-        for l2, b in enumerate(ya.chunks):
-            pair = e3nn.tensor_product(
-                e3nn.IrrepsArray(e3nn.Irreps([xa.irreps[l1]]), a[..., 0, :]),
-                e3nn.IrrepsArray(e3nn.Irreps([ya.irreps[l2]]), b[..., 0, :]),
-                filter_ir_out=keep,
-                irrep_normalization="none",
-            )
-            for (_, ir), chunk in zip(pair.irreps, pair.chunks):
-                out[ir.l] = out[ir.l] + cg_gaunt_ratio(l1, l2, ir.l) * chunk[..., 0, :]
-    return jnp.concatenate(out, axis=-1)
+    return cg_product(x, lx, y, ly, lmax_out)
 
 
 def exact_grid_shape(bandwidth: int) -> tuple[int, int]:

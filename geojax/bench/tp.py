@@ -22,10 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import geojax
-from geojax.bench.e3nn_baselines import E3NN_CG_MAX_L, e3nn_cg_gaunt, e3nn_grid_gaunt, e3nn_grid_power
+from geojax.bench.e3nn_baselines import e3nn_cg_gaunt, e3nn_grid_gaunt, e3nn_grid_power
 from geojax.bench.timing import Timing, fit_exponent, time_jitted
 from geojax.environment import environment_info
 from geojax.so3 import DENSE_LMAX
+from geojax.tp.cg import E3NN_CG_MAX_L
 
 GEOJAX_METHODS = ("auto", "s2grid", "fourier", "dense")
 BASELINES = ("e3nn-cg", "e3nn-grid")

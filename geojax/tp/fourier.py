@@ -65,7 +65,7 @@ def fourier_to_sh(coeffs: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
     cols = jnp.swapaxes(coeffs[..., tab.vcol], -1, -2)  # [..., m, u]
     stacked = jnp.concatenate([cols.real, cols.imag], axis=-1)
     out = jnp.einsum("...mk,mkl->...ml", stacked, jnp.asarray(tab.table, dtype))
-    return out.reshape(out.shape[:-2] + (-1,))[..., tab.scatter]
+    return out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., tab.scatter]
 
 
 def _to_torus_fft_layout(coeffs: jnp.ndarray, n_u: int, n_v_half: int) -> jnp.ndarray:

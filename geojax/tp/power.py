@@ -8,9 +8,7 @@ from typing import Literal
 import jax
 import numpy as np
 
-from geojax.so3.tables import s2_grid_shape
-from geojax.tp.fourier import fourier_to_sh, sh_to_fourier, torus_coefficients, torus_grid_size, torus_values
-from geojax.tp.s2grid import grid_to_sh, sh_to_grid
+from geojax.tp.grid import GRID_METHODS, product_grid
 from geojax.tp.signal import check_lmax_out, compute_dtype, read_signal, wrap_output
 
 
@@ -37,19 +35,13 @@ def gaunt_power(x, nu: int, *, lmax_out: int | None = None, method: Literal["aut
     """
     if isinstance(nu, bool) or not isinstance(nu, (int, np.integer)) or nu < 1:
         raise ValueError(f"nu must be an integer >= 1, got {nu!r}")
-    if method not in ("auto", "fourier", "s2grid"):
-        raise ValueError(f"method must be one of ('auto', 'fourier', 's2grid'), got {method!r}")
+    if method not in GRID_METHODS:
+        raise ValueError(f"method must be one of {GRID_METHODS}, got {method!r}")
     signal = read_signal(x, "x")
     lmax = signal.lmax
     lmax_out = check_lmax_out(lmax_out, nu * lmax)
     result_dtype, dtype = compute_dtype(signal.array.dtype)
-    array = signal.array.astype(dtype)
-    if method == "fourier":
-        n_u, n_v = torus_grid_size((lmax,) * nu, lmax_out)
-        values = torus_values(sh_to_fourier(array, lmax), n_u, n_v) ** nu
-        out = fourier_to_sh(torus_coefficients(values, nu * lmax, lmax_out), lmax_out)
-    else:
-        n_theta, n_phi = s2_grid_shape(nu * lmax + lmax_out)
-        out = grid_to_sh(sh_to_grid(array, lmax, n_theta, n_phi) ** nu, lmax_out)
+    grid = product_grid((lmax,) * nu, lmax_out, method)
+    out = grid.project(grid.values(signal.array.astype(dtype), lmax) ** nu)
     sig = signal.signature
     return wrap_output(out.astype(result_dtype), lmax_out, sig.p_val**nu, sig.p_arg, signal.is_irreps)

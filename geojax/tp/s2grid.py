@@ -48,7 +48,7 @@ def grid_to_sh(values: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
     dtype = values.dtype
     h = jnp.einsum("...jk,km->...mj", values, jnp.asarray(phi_w, dtype))
     out = jnp.einsum("...mj,mjl->...ml", h, jnp.asarray(theta_w, dtype))
-    return out.reshape(out.shape[:-2] + (-1,))[..., scatter]
+    return out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., scatter]
 
 
 def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:

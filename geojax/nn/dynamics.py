@@ -1,0 +1,61 @@
+"""An E(3)-equivariant dynamics model: positions, velocities and charges now -> positions later."""
+
+from __future__ import annotations
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from geojax.nn.gaunt_conv import Interaction, Product, check_product
+from geojax.nn.graph import check_points, dense_pairs
+from geojax.nn.radial import radial_basis
+from geojax.nn.spherical import SphericalLinear
+
+
+class GauntDynamics(nnx.Module):
+    """``x(T) = x + s v + delta``, ``delta`` the ``l = 1`` part of the last block's output.
+
+    Node inputs: ``l = 0`` channels a linear map of ``(q, |v|)``, ``l = 1`` channels ``w_c v``. Edge
+    features: a Bessel basis of ``|x_j - x_i|`` (smooth cutoff ``cutoff``, larger than the systems)
+    and ``q_i q_j``. Equivariant to rotations, reflections and translations of positions (with
+    velocities rotated and reflected alike) and to permutations of particles.
+
+    Raises ``ValueError`` at trace time when positions/velocities are not ``[..., n, 3]`` of one
+    shape or charges not ``[..., n]``.
+    """
+
+    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+        check_product(product)
+        if lmax < 1:
+            raise ValueError(f"GauntDynamics needs lmax >= 1 to carry velocities, got {lmax}")
+        self.lmax, self.channels, self.cutoff, self.num_radial = lmax, channels, cutoff, num_radial
+        self.scalar_in = nnx.Linear(2, channels, rngs=rngs)
+        self.vector_in = nnx.Param(jax.random.normal(rngs.params(), (channels,)))
+        self.blocks = nnx.List([
+            Interaction(channels, lmax, num_radial + 1, correlation=correlation, avg_neighbours=avg_neighbours, product=product, method=method, rngs=rngs)
+            for _ in range(layers)
+        ])
+        self.out = SphericalLinear(channels, 1, lmax, rngs=rngs)
+        self.velocity_scale = nnx.Param(jnp.ones(()))
+
+    def __call__(self, positions: jnp.ndarray, velocities: jnp.ndarray, charges: jnp.ndarray) -> jnp.ndarray:
+        """``[..., n, 3], [..., n, 3], [..., n] -> [..., n, 3]`` predicted positions."""
+        check_points(positions)
+        if velocities.shape != positions.shape:
+            raise ValueError(f"velocities: expected the shape of positions {positions.shape}, got {velocities.shape}")
+        if charges.shape != positions.shape[:-1]:
+            raise ValueError(f"charges: expected shape {positions.shape[:-1]}, got {charges.shape}")
+        dtype = positions.dtype
+        rel, dist, pair_mask = dense_pairs(positions, cutoff=self.cutoff)
+        sh = e3nn.spherical_harmonics(e3nn.s2_irreps(self.lmax), rel, normalize=True, normalization="component").array
+        charge_products = charges[..., :, None] * charges[..., None, :]
+        edge_features = jnp.concatenate([radial_basis(dist, self.num_radial, self.cutoff), charge_products[..., None]], axis=-1)
+        speed = jnp.linalg.norm(velocities, axis=-1)
+        scalars = self.scalar_in(jnp.stack([charges, speed], axis=-1).astype(dtype))  # [..., n, C]
+        h = jnp.zeros(scalars.shape + ((self.lmax + 1) ** 2,), dtype)
+        h = h.at[..., 0].set(scalars).at[..., 1:4].set(self.vector_in[...].astype(dtype)[:, None] * velocities[..., None, :])
+        for block in self.blocks:
+            h = block(h, sh, edge_features, pair_mask)
+        delta = self.out(h)[..., 0, 1:4]
+        return positions + self.velocity_scale[...].astype(dtype) * velocities + delta

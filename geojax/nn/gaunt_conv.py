@@ -1,0 +1,183 @@
+"""Gaunt convolutions and many-body products over dense graphs, each with a Clebsch-Gordan twin.
+
+Features are spherical channels ``h[..., n, C, (L+1)**2]`` (:mod:`geojax.nn.spherical`). A message
+from ``j`` to ``i`` is the channel-wise product of ``h_j`` with an edge filter
+``F_ij,c = sum_l R_cl(e_ij) Y_l(r_ij)`` (learned radial weights per channel and degree times the
+spherical harmonics of the edge). The Gaunt version moves every factor to a product grid once
+(nodes once per node, the harmonics once per edge and degree, shared by all channels), multiplies
+and sums over neighbours there, and projects once per node. The CG version computes each edge's
+product with e3nn-jax (:func:`geojax.tp.cg_product`) with one learned weight per path, initialised
+to the Gaunt values, so the two models are equal at initialisation and differ only in the product.
+
+Signals are scaled so the constant function is the identity of the product: edge harmonics use
+e3nn's ``"component"`` normalization (``Y_0 = 1``), and the ``k``-th power carries
+``(4 pi)^((k - 1) / 2)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from geojax.nn.linear import MLP
+from geojax.nn.spherical import Gate, SphericalLinear, check_spherical, degree_index
+from geojax.so3.irreps import lmax_from_dim
+from geojax.tp.cg import cg_product, gaunt_path_weights
+from geojax.tp.grid import product_grid
+
+Product = Literal["gaunt", "cg"]
+PRODUCTS = ("gaunt", "cg")
+UNIT = math.sqrt(4 * math.pi)  # x_00 = UNIT is the constant function 1
+
+
+def _check_pairs(h, sh, radial, pair_mask) -> tuple[int, int]:
+    lh = check_spherical(h, "h")
+    ly = lmax_from_dim(sh.shape[-1], "sh")
+    n, channels = h.shape[-3], h.shape[-2]
+    if sh.shape[-3:-1] != (n, n):
+        raise ValueError(f"sh: expected [..., {n}, {n}, (L+1)**2] for {n} nodes, got {sh.shape}")
+    if radial.shape[-4:] != (n, n, channels, ly + 1):
+        raise ValueError(f"radial: expected [..., {n}, {n}, {channels}, {ly + 1}] (pairs, channels, degrees of sh), got {radial.shape}")
+    if pair_mask.shape[-2:] != (n, n):
+        raise ValueError(f"pair_mask: expected [..., {n}, {n}], got {pair_mask.shape}")
+    return lh, ly
+
+
+def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "auto") -> jnp.ndarray:
+    """``out_i,c = sum_j mask_ij Gaunt(h_j,c, sum_l R_ij,c,l sh_ij,l)`` truncated at ``lmax_out``.
+
+    Args:
+      h: ``[..., n, C, (Lh+1)**2]`` node features; sh: ``[..., n, n, (Ly+1)**2]`` edge harmonics
+        (``[i, j]`` for the edge ``j -> i``); radial: ``[..., n, n, C, Ly+1]`` weights per edge,
+        channel and degree; pair_mask: ``[..., n, n]``.
+      lmax_out: output degree; method: ``"auto"``, ``"s2grid"`` or ``"fourier"``.
+
+    Returns:
+      ``[..., n, C, (lmax_out+1)**2]``. Cost: ``O(E C G)`` pointwise work on grids of ``G`` points
+      plus ``O(n C)`` and ``O(E (Ly+1))`` transforms, instead of one tensor product per edge and channel.
+
+    Raises:
+      ValueError: inconsistent shapes (naming the argument), an unknown method.
+    """
+    lh, ly = _check_pairs(h, sh, radial, pair_mask)
+    grid = product_grid((lh, ly), lmax_out, method)
+    split = np.eye(ly + 1)[:, degree_index(ly)]  # [Ly+1, (Ly+1)^2]: the degree-l part of sh
+    sh_values = grid.values(sh[..., None, :] * jnp.asarray(split, sh.dtype), ly)  # [..., n, n, Ly+1, *G]
+    h_values = grid.values(h, lh)  # [..., n, C, *G]
+    weights = radial * pair_mask[..., None, None].astype(radial.dtype)
+    summed = jnp.einsum("...ijcl,...ijlxy,...jcxy->...icxy", weights, sh_values, h_values)
+    return grid.project(summed)
+
+
+def cg_aggregate(h, sh, radial, pair_mask, path_weights, *, lmax_out: int) -> jnp.ndarray:
+    """The CG twin of :func:`gaunt_aggregate`: one e3nn-jax tensor product per edge and channel.
+
+    ``path_weights [P]`` weight the paths of :func:`geojax.tp.gaunt_paths` ``(Lh, Ly, lmax_out)``;
+    with :func:`geojax.tp.gaunt_path_weights` the result equals :func:`gaunt_aggregate`.
+    """
+    lh, ly = _check_pairs(h, sh, radial, pair_mask)
+    filters = radial[..., degree_index(ly)] * sh[..., None, :]  # [..., n, n, C, (Ly+1)^2]
+    senders = jnp.broadcast_to(h[..., None, :, :, :], filters.shape[:-1] + h.shape[-1:])
+    messages = cg_product(senders, lh, filters, ly, lmax_out, path_weights)
+    return jnp.sum(messages * pair_mask[..., None, None].astype(messages.dtype), axis=-3)
+
+
+def gaunt_powers(a: jnp.ndarray, nu: int, *, method: str = "auto") -> list[jnp.ndarray]:
+    """``[a, a^2, ..., a^nu]`` channel-wise, each truncated at the degree of ``a``, scaled by ``UNIT^(k-1)``.
+
+    One transform to the grid exact for ``a^nu`` (it is also exact for every lower power), pointwise
+    powers, one projection per power: no intermediate truncation.
+    """
+    lmax = check_spherical(a, "a")
+    if nu == 1:
+        return [a]
+    grid = product_grid((lmax,) * nu, lmax, method)
+    values = grid.values(a, lmax)
+    return [a] + [UNIT ** (k - 1) * grid.project(values**k) for k in range(2, nu + 1)]
+
+
+def cg_powers(a: jnp.ndarray, path_weights: list[jnp.ndarray]) -> list[jnp.ndarray]:
+    """The CG twin of :func:`gaunt_powers`: ``a^k = CG(a^(k-1), a)`` with exact intermediate degrees.
+
+    ``path_weights[k - 2]`` weights the paths ``((k-1) L, L) -> (k L if k < nu else L)``.
+    """
+    lmax = check_spherical(a, "a")
+    nu = len(path_weights) + 1
+    powers, current, degree = [a], a, lmax
+    for k in range(2, nu + 1):
+        out_degree = lmax if k == nu else k * lmax
+        current = UNIT * cg_product(current, degree, a, lmax, out_degree, path_weights[k - 2])
+        degree = out_degree
+        powers.append(current[..., : (lmax + 1) ** 2])
+    return powers
+
+
+def _cg_power_paths(lmax: int, nu: int) -> list[tuple[int, int, int]]:
+    return [((k - 1) * lmax, lmax, lmax if k == nu else k * lmax) for k in range(2, nu + 1)]
+
+
+def check_product(product: str) -> None:
+    if product not in PRODUCTS:
+        raise ValueError(f"product must be one of {PRODUCTS}, got {product!r}")
+
+
+class GauntConv(nnx.Module):
+    """Messages ``sum_j h_j (x) F_ij`` with radial weights from an MLP of the edge features.
+
+    ``product="gaunt"`` uses :func:`gaunt_aggregate`, ``"cg"`` :func:`cg_aggregate` with learned
+    path weights (initialised to the Gaunt values). Degrees: node, edge and output all ``lmax``.
+    """
+
+    def __init__(self, channels: int, lmax: int, edge_features: int, *, radial_hidden: int = 64, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+        check_product(product)
+        self.channels, self.lmax, self.product, self.method = channels, lmax, product, method
+        self.radial = MLP((edge_features, radial_hidden, channels * (lmax + 1)), rngs=rngs)
+        if product == "cg":
+            self.path_weights = nnx.Param(jnp.asarray(gaunt_path_weights(lmax, lmax, lmax), float))
+
+    def __call__(self, h: jnp.ndarray, sh: jnp.ndarray, edge_features: jnp.ndarray, pair_mask: jnp.ndarray) -> jnp.ndarray:
+        radial = self.radial(edge_features).reshape(edge_features.shape[:-1] + (self.channels, self.lmax + 1))
+        if self.product == "gaunt":
+            return gaunt_aggregate(h, sh, radial, pair_mask, lmax_out=self.lmax, method=self.method)
+        return cg_aggregate(h, sh, radial, pair_mask, self.path_weights[...].astype(h.dtype), lmax_out=self.lmax)
+
+
+class ManyBody(nnx.Module):
+    """``B = sum_{k=1..nu} W_k a^k``: channel-wise powers of the node basis mixed per degree (MACE-style)."""
+
+    def __init__(self, channels: int, lmax: int, correlation: int, *, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+        check_product(product)
+        if correlation < 1:
+            raise ValueError(f"correlation must be >= 1, got {correlation}")
+        self.correlation, self.product, self.method = correlation, product, method
+        self.linears = nnx.List([SphericalLinear(channels, channels, lmax, rngs=rngs) for _ in range(correlation)])
+        if product == "cg":
+            weights = [gaunt_path_weights(*p) for p in _cg_power_paths(lmax, correlation)]
+            self.path_weights = nnx.List([nnx.Param(jnp.asarray(w, float)) for w in weights])
+
+    def __call__(self, a: jnp.ndarray) -> jnp.ndarray:
+        if self.product == "gaunt":
+            powers = gaunt_powers(a, self.correlation, method=self.method)
+        else:
+            powers = cg_powers(a, [w[...].astype(a.dtype) for w in self.path_weights])
+        return sum(linear(p) for linear, p in zip(self.linears, powers))
+
+
+class Interaction(nnx.Module):
+    """One message-passing block: ``h' = Gate(ManyBody(Conv(W_in h) / avg_neighbours) + W_skip h)``."""
+
+    def __init__(self, channels: int, lmax: int, edge_features: int, *, correlation: int = 2, avg_neighbours: float = 1.0, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+        self.avg_neighbours = float(avg_neighbours)
+        self.pre = SphericalLinear(channels, channels, lmax, rngs=rngs)
+        self.conv = GauntConv(channels, lmax, edge_features, product=product, method=method, rngs=rngs)
+        self.many_body = ManyBody(channels, lmax, correlation, product=product, method=method, rngs=rngs)
+        self.skip = SphericalLinear(channels, channels, lmax, rngs=rngs)
+        self.gate = Gate(channels, lmax, rngs=rngs)
+
+    def __call__(self, h: jnp.ndarray, sh: jnp.ndarray, edge_features: jnp.ndarray, pair_mask: jnp.ndarray) -> jnp.ndarray:
+        a = self.conv(self.pre(h), sh, edge_features, pair_mask) / self.avg_neighbours
+        return self.gate(self.many_body(a) + self.skip(h))

@@ -1,0 +1,205 @@
+"""E(3) Gaunt layers and models: equivariance, Gaunt == CG twin at initialisation, forces, bad input."""
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from geojax.nn import GauntDynamics, GauntPotential
+from geojax.nn.gaunt_conv import cg_aggregate, cg_powers, gaunt_aggregate, gaunt_powers
+from geojax.nn.graph import dense_pairs
+from geojax.nn.spherical import degree_index, gate_activation, norm_activation, spherical_linear
+from geojax.tp import gaunt_path_weights, gaunt_tensor_product
+from tests.conftest import relative_error
+
+L = 2
+
+# jit: e3nn-jax op by op is slow; compiled, each call below takes milliseconds
+energy_and_forces = nnx.jit(lambda model, pos, species: model.energy_and_forces(pos, species))
+energy_of = nnx.jit(lambda model, pos, species, mask=None: model.energy(pos, species, mask))
+
+
+@pytest.fixture(autouse=True)
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def rotate_signals(h, R, lmax):
+    """Act with O(3) element R on spherical channels [..., (lmax+1)**2] (irreps 0e+1o+2e...)."""
+    D = e3nn.s2_irreps(lmax).D_from_matrix(R)
+    return h @ D.T
+
+
+def random_orthogonal(key, reflect):
+    R = e3nn.rand_matrix(key, (), jnp.float64)
+    return -R if reflect else R
+
+
+def test_spherical_linear_and_activations_are_equivariant(rng):
+    h = jnp.asarray(rng.normal(size=(3, 4, (L + 1) ** 2)))
+    R = random_orthogonal(jax.random.key(0), reflect=True)
+    w = jnp.asarray(rng.normal(size=(L + 1, 4, 5)))
+    gates = jnp.asarray(rng.normal(size=(3, 4, L)))
+    bias = jnp.asarray(rng.normal(size=(4, L)))
+    for f in (lambda x: spherical_linear(x, w), lambda x: gate_activation(x, gates), lambda x: norm_activation(x, bias)):
+        assert relative_error(f(rotate_signals(h, R, L)), rotate_signals(f(h), R, L)) < 1e-12
+    # a map that mixes degrees is not equivariant: the test can fail
+    mix = lambda x: x @ jnp.asarray(rng.normal(size=(9, 9)))  # noqa: E731
+    assert relative_error(mix(rotate_signals(h, R, L)), rotate_signals(mix(h), R, L)) > 1e-2
+    assert not np.isnan(np.asarray(jax.grad(lambda x: norm_activation(x, bias).sum())(jnp.zeros_like(h)))).any()
+
+
+def _graph(rng, batch=2, n=5):
+    pos = jnp.asarray(rng.normal(size=(batch, n, 3)) * 1.2)
+    rel, dist, mask = dense_pairs(pos, cutoff=3.0)
+    sh = e3nn.spherical_harmonics(e3nn.s2_irreps(L), rel, normalize=True, normalization="component").array
+    return pos, sh, mask
+
+
+@pytest.mark.parametrize("method", ["fourier", "s2grid"])
+def test_gaunt_aggregate_equals_edge_by_edge_products_and_the_cg_twin(rng, method):
+    pos, sh, mask = _graph(rng)
+    batch, n, channels = 2, 5, 3
+    h = jnp.asarray(rng.normal(size=(batch, n, channels, (L + 1) ** 2)))
+    radial = jnp.asarray(rng.normal(size=(batch, n, n, channels, L + 1)))
+    out = gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method)
+    filters = radial[..., degree_index(L)] * sh[..., None, :]
+    ref = np.zeros(out.shape)
+    for b in range(batch):
+        for i in range(n):
+            for j in range(n):
+                if mask[b, i, j]:
+                    ref[b, i] += np.asarray(gaunt_tensor_product(h[b, j], filters[b, i, j], lmax_out=L, method="dense"))
+    assert np.asarray(mask).sum() > 10 and not np.asarray(mask).all()
+    assert relative_error(out, ref) < 1e-12
+    twin = cg_aggregate(h, sh, radial, mask, jnp.asarray(gaunt_path_weights(L, L, L)), lmax_out=L)
+    assert relative_error(twin, ref) < 1e-12
+
+
+def test_gaunt_powers_equal_cg_powers_with_exact_intermediates(rng):
+    a = jnp.asarray(rng.normal(size=(4, 3, (L + 1) ** 2)))
+    gaunt = gaunt_powers(a, 3, method="fourier")
+    cg = cg_powers(a, [jnp.asarray(gaunt_path_weights(L, L, 2 * L)), jnp.asarray(gaunt_path_weights(2 * L, L, L))])
+    for g, c in zip(gaunt, cg):
+        assert relative_error(g, c) < 1e-12
+    # the second power is sqrt(4 pi) times the Gaunt square
+    assert relative_error(gaunt[1], np.sqrt(4 * np.pi) * gaunt_tensor_product(a, a, lmax_out=L)) < 1e-12
+
+
+def _molecule(rng, batch=2, n=7, species=3):
+    pos = jnp.asarray(rng.normal(size=(batch, n, 3)) * 1.3)
+    return pos, jnp.asarray(rng.integers(0, species, size=(batch, n)))
+
+
+def _potential(product, dtype_seed=0, **kw):
+    args = dict(num_species=3, channels=4, lmax=L, layers=2, correlation=3, cutoff=4.0, product=product)
+    args.update(kw)
+    return GauntPotential(**args, rngs=nnx.Rngs(dtype_seed))
+
+
+@pytest.mark.parametrize("product", ["gaunt", "cg"])
+def test_potential_is_e3_invariant_and_forces_equivariant(rng, product):
+    pos, species = _molecule(rng)
+    model = _potential(product)
+    energy, forces = energy_and_forces(model, pos, species)
+    for k, reflect in enumerate((False, True)):
+        R = random_orthogonal(jax.random.key(10 + k), reflect)
+        t = jnp.asarray(rng.normal(size=3))
+        e2, f2 = energy_and_forces(model, pos @ R.T + t, species)
+        assert relative_error(e2, energy) < 1e-12
+        assert relative_error(f2, forces @ R.T) < 1e-11
+    perm = rng.permutation(pos.shape[1])
+    e3, f3 = energy_and_forces(model, pos[:, perm], species[:, perm])
+    assert relative_error(e3, energy) < 1e-12 and relative_error(f3, forces[:, perm]) < 1e-11
+    # a model that sees raw coordinates would fail this check
+    assert relative_error(energy_of(model, pos * 1.1, species), energy) > 1e-6
+
+
+def test_forces_are_minus_the_finite_difference_gradient(rng):
+    pos, species = _molecule(rng, batch=1)
+    model = _potential("gaunt")
+    _, forces = energy_and_forces(model, pos, species)
+    eps = 1e-5
+    for atom, axis in [(0, 0), (3, 1), (6, 2)]:
+        step = jnp.zeros_like(pos).at[0, atom, axis].set(eps)
+        fd = (energy_of(model, pos + step, species) - energy_of(model, pos - step, species)) / (2 * eps)
+        assert abs(float(fd[0]) + float(forces[0, atom, axis])) < 1e-8 * max(1.0, abs(float(fd[0])))
+
+
+def test_gaunt_and_cg_twins_agree_at_initialisation_and_cg_path_weights_learn(rng):
+    pos, species = _molecule(rng)
+    gaunt, cg = _potential("gaunt"), _potential("cg")
+    e_g, f_g = energy_and_forces(gaunt, pos, species)
+    e_c, f_c = energy_and_forces(cg, pos, species)
+    assert relative_error(e_c, e_g) < 1e-12 and relative_error(f_c, f_g) < 1e-11
+    grads = nnx.grad(lambda m: jnp.sum(m.energy(pos, species) ** 2))(cg)
+    path_grad = grads["blocks"][0]["conv"]["path_weights"][...]
+    assert np.abs(np.asarray(path_grad)).max() > 0
+
+
+def test_float32_matches_float64(rng):
+    pos, species = _molecule(rng)
+    model = _potential("gaunt")
+    e64 = energy_of(model, pos, species)
+    e32 = energy_of(model, pos.astype(jnp.float32), species)
+    assert e32.dtype == jnp.float32
+    assert relative_error(e32, e64) < 1e-5
+
+
+def test_padding_isolated_coincident_and_empty(rng):
+    pos, species = _molecule(rng, batch=1, n=5)
+    model = _potential("gaunt")
+    energy = energy_of(model, pos, species)
+    padded_pos = jnp.concatenate([pos, jnp.full((1, 3, 3), 0.3)], axis=1)
+    padded_species = jnp.concatenate([species, jnp.zeros((1, 3), int)], axis=1)
+    mask = jnp.arange(8)[None] < 5
+    assert relative_error(energy_of(model, padded_pos, padded_species, mask), energy) < 1e-12
+    # an atom far away has no neighbours: its energy is that of a lone atom, finite
+    far = jnp.concatenate([pos, jnp.full((1, 1, 3), 100.0)], axis=1)
+    e_far = energy_of(model, far, jnp.concatenate([species, species[:, :1]], axis=1))
+    lone = energy_of(model, jnp.zeros((1, 1, 3)), species[:, :1])
+    assert relative_error(e_far, energy + lone) < 1e-12
+    # coincident atoms do not interact; energy and forces stay finite
+    twin = jnp.concatenate([pos, pos[:, :1]], axis=1)
+    e_t, f_t = energy_and_forces(model, twin, jnp.concatenate([species, species[:, :1]], axis=1))
+    assert np.isfinite(np.asarray(e_t)).all() and np.isfinite(np.asarray(f_t)).all()
+    empty = energy_of(model, jnp.zeros((2, 0, 3)), jnp.zeros((2, 0), int))
+    assert empty.shape == (2,) and np.all(np.asarray(empty) == 0)
+    assert np.isnan(np.asarray(energy_of(model, pos.at[0, 0, 0].set(jnp.nan), species))).all()
+
+
+def test_bad_input_raises_naming_the_argument(rng):
+    pos, species = _molecule(rng)
+    model = _potential("gaunt")
+    with pytest.raises(ValueError, match="positions"):
+        energy_of(model, pos[..., :2], species)
+    with pytest.raises(ValueError, match="species"):
+        energy_of(model, pos, species[:, :3])
+    with pytest.raises(ValueError, match="atom_mask"):
+        energy_of(model, pos, species, jnp.ones((2, 3), bool))
+    with pytest.raises(ValueError, match="product"):
+        _potential("clebsch")
+    dyn = GauntDynamics(channels=3, lmax=1, layers=1, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="velocities"):
+        dyn(pos, pos[:, :3], species.astype(float))
+    with pytest.raises(ValueError, match="charges"):
+        dyn(pos, pos, species[:, :2].astype(float))
+
+
+@pytest.mark.parametrize("product", ["gaunt", "cg"])
+def test_dynamics_is_e3_and_permutation_equivariant(rng, product):
+    pos = jnp.asarray(rng.normal(size=(3, 5, 3)))
+    vel = jnp.asarray(rng.normal(size=(3, 5, 3)) * 0.5)
+    charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(3, 5)))
+    model = GauntDynamics(channels=4, lmax=L, layers=2, correlation=2, product=product, rngs=nnx.Rngs(1))
+    out = model(pos, vel, charges)
+    for k, reflect in enumerate((False, True)):
+        R = random_orthogonal(jax.random.key(20 + k), reflect)
+        t = jnp.asarray(rng.normal(size=3))
+        assert relative_error(model(pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
+    perm = rng.permutation(5)
+    assert relative_error(model(pos[:, perm], vel[:, perm], charges[:, perm]), out[:, perm]) < 1e-12
+    assert relative_error(model(pos, vel, -charges), out) > 1e-8 or relative_error(model(pos, vel, charges * 0.5), out) > 1e-8
