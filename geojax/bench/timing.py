@@ -20,6 +20,7 @@ class Timing:
     runs: int
     compile_s: float
     flops: float | None
+    temp_bytes: int | None = None  # XLA's scratch memory of the compiled function (memory_analysis)
 
     @property
     def gflops_per_s(self) -> float | None:
@@ -59,7 +60,15 @@ def time_jitted(fn: Callable, *args, repeats: int = 10, warmup: int = 2, min_tim
         jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - t0)
     ms = 1e3 * np.asarray(times)
-    return Timing(float(np.median(ms)), float(np.percentile(ms, 10)), float(np.percentile(ms, 90)), len(ms), compile_s, _cost_flops(compiled))
+    return Timing(float(np.median(ms)), float(np.percentile(ms, 10)), float(np.percentile(ms, 90)), len(ms), compile_s, _cost_flops(compiled), _temp_bytes(compiled))
+
+
+def _temp_bytes(compiled) -> int | None:
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # not every backend reports memory
+        return None
+    return None if stats is None else int(stats.temp_size_in_bytes)
 
 
 def fit_exponent(lmax: list[int], times_ms: list[float]) -> float:

@@ -65,17 +65,16 @@ solver is called, with an :class:`ImportError` naming the package if it is missi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
-import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from geojax.data.npz_cache import write_npz_atomic
 
 KOOL_TEST_SEED = 1234
 """Seed of Kool et al.'s test sets (10,000 instances per size): ``random_instances(n, 10_000, 1234)``."""
@@ -409,19 +408,7 @@ def _read_cache(path: Path, coords: np.ndarray, digest: str, settings: dict) -> 
 
 
 def _write_atomic(path: Path, result: dict) -> None:
-    """``np.savez`` to a temporary file next to ``path``, then ``os.replace`` it (removed on failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: np.asarray(result[k]) for k in _CACHE_KEYS})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_npz_atomic(path, {k: result[k] for k in _CACHE_KEYS})
 
 
 def _check_instance(coords: np.ndarray) -> np.ndarray:
