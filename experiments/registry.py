@@ -11,6 +11,8 @@ TASKS = {
     "pointcloud": "experiments.pointcloud:PointCloudTask",
     "affnist": "experiments.affnist:AffNISTTask",
     "tsp": "experiments.tsp:TSPTask",
+    "nbody": "experiments.nbody:NBodyTask",
+    "bpa": "experiments.bpa:BPATask",
 }
 
 

@@ -1,0 +1,150 @@
+"""Tables and plot of finished E(3) runs: N-body test MSE and 3BPA-style RMSE per temperature, Gaunt vs CG.
+
+    python -m experiments.e3_report --nbody workdirs/nbody/* --bpa workdirs/bpa/* --out docs/e3
+
+N-body rows read the final test evaluation from each run's ``metrics.jsonl``; 3BPA-style rows
+restore each run's last checkpoint and evaluate it on every test temperature. Training speed is the
+median ``steps_per_sec`` the trainer logged (wall clock, shared machine: compare within one table).
+Runs are grouped by product; cells are mean +- sample std over the runs (seeds) of a group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+from flax import nnx
+
+PRODUCT_LABELS = {"gaunt": "Gaunt (s2grid)", "cg": "CG twin (e3nn-jax)"}
+
+
+def _records(workdir: Path) -> list[dict]:
+    return [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _speed(records: list[dict]) -> float:
+    rates = [r["steps_per_sec"] for r in records if "steps_per_sec" in r]
+    return float(np.median(rates)) if rates else float("nan")
+
+
+def _config(workdir: Path) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
+
+
+def _cell(values: list[float], fmt: str = ".4f") -> str:
+    if not values:
+        return "n/a"
+    a = np.asarray(values, float)
+    return f"{a.mean():{fmt}} ± {a.std(ddof=1) if len(a) > 1 else 0.0:{fmt}}"
+
+
+def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
+    """``{product: {"mse": [...], "ms_per_step": [...], "params": [...]}}`` from finished N-body runs."""
+    groups: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        config, records = _config(run), _records(run)
+        evals = [r for r in records if "eval/mse" in r]
+        if not evals or evals[-1]["step"] != config.train.steps:
+            raise ValueError(f"{run}: no final evaluation (unfinished run?)")
+        g = groups.setdefault(config.model.product, {"mse": [], "ms_per_step": [], "lmax": [], "steps": []})
+        g["mse"].append(evals[-1]["eval/mse"])
+        g["ms_per_step"].append(1e3 / _speed(records))
+        g["lmax"].append(config.model.lmax)
+        g["steps"].append(config.train.steps)
+    return groups
+
+
+def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
+    """``{product: {"E_test_300K": [meV], "F_test_300K": [meV/A], ..., "ms_per_step": [...]}}``."""
+    from experiments.bpa import BPATask, _batch, splits
+    from geojax.train import load_trained_model
+
+    groups: dict[str, dict[str, list[float]]] = {}
+    task = BPATask()
+    for run in runs:
+        config = _config(run)
+        config.data.temperatures = tuple(config.data.temperatures)
+        step, model = load_trained_model(config, run, task)
+        if step != config.train.steps:
+            raise ValueError(f"{run}: checkpoint at step {step}, expected {config.train.steps} (unfinished run?)")
+        predict = nnx.jit(lambda m, x, z: m.energy_and_forces(x, z))
+        g = groups.setdefault(config.model.product, {"ms_per_step": [], "lmax": []})
+        g["ms_per_step"].append(1e3 / _speed(_records(run)))
+        g["lmax"].append(config.model.lmax)
+        for name, arrays in splits(config).items():
+            if name == "train":
+                continue
+            e_err, f_err = [], []
+            for i in range(0, len(arrays["energy"]), 50):
+                b = _batch(arrays, np.arange(i, min(i + 50, len(arrays["energy"]))))
+                energy, forces = jax.device_get(predict(model, b["positions"], b["numbers"]))
+                e_err.append(energy - b["energy"])
+                f_err.append((forces - b["forces"]).ravel())
+            g.setdefault(f"E_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(e_err) ** 2))))
+            g.setdefault(f"F_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(f_err) ** 2))))
+    return groups
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nbody", nargs="*", default=[])
+    parser.add_argument("--bpa", nargs="*", default=[])
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines, summary = [], {}
+    if args.nbody:
+        groups = nbody_rows([Path(r) for r in args.nbody])
+        summary["nbody"] = groups
+        lines += ["### Charged N-body (MSE on the test split)", "",
+                  "| model | L | runs | steps | test MSE | ms / training step |", "|---|---|---|---|---|---|"]
+        for product, g in groups.items():
+            lines.append(f"| {PRODUCT_LABELS[product]} | {g['lmax'][0]} | {len(g['mse'])} | {int(g['steps'][0])} | {_cell(g['mse'])} | {_cell(g['ms_per_step'], '.1f')} |")
+        lines.append("")
+    if args.bpa:
+        groups = bpa_rows([Path(r) for r in args.bpa])
+        summary["bpa"] = groups
+        temps = sorted({k[2:] for g in groups.values() for k in g if k.startswith("E_")}, key=lambda s: int(s.split("_")[1][:-1]))
+        lines += ["### 3BPA-style (GFN2-xTB labels): energy RMSE (meV) / force RMSE (meV/A)", "",
+                  "| model | L | runs | " + " | ".join(t.replace("test_", "") for t in temps) + " | ms / training step |",
+                  "|---" * (4 + len(temps)) + "|"]
+        for product, g in groups.items():
+            cells = [f"{_cell(g['E_' + t], '.1f')} / {_cell(g['F_' + t], '.1f')}" for t in temps]
+            lines.append(f"| {PRODUCT_LABELS[product]} | {g['lmax'][0]} | {len(g['ms_per_step'])} | " + " | ".join(cells) + f" | {_cell(g['ms_per_step'], '.0f')} |")
+        lines.append("")
+    (out / "results.md").write_text("\n".join(lines))
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    print("\n".join(lines))
+    if "bpa" in summary:
+        _plot(summary["bpa"], out / "bpa_forces.png")
+
+
+def _plot(groups: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    temps = sorted({k[2:] for g in groups.values() for k in g if k.startswith("F_")}, key=lambda s: int(s.split("_")[1][:-1]))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    width = 0.8 / len(groups)
+    for i, (product, g) in enumerate(groups.items()):
+        means = [np.mean(g["F_" + t]) for t in temps]
+        stds = [np.std(g["F_" + t], ddof=1) if len(g["F_" + t]) > 1 else 0.0 for t in temps]
+        ax.bar(np.arange(len(temps)) + (i - (len(groups) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=PRODUCT_LABELS[product])
+    ax.set_xticks(np.arange(len(temps)), [t.replace("test_", "") for t in temps])
+    ax.set_ylabel("force RMSE (meV/A)")
+    ax.set_title("3BPA-style (GFN2-xTB labels), trained at 300 K")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

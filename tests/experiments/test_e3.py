@@ -1,0 +1,60 @@
+"""The E(3) experiments: N-body and 3BPA-style smoke runs through the trainer, and the speed script."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments import e3_report, e3_speed
+from experiments.registry import get_task
+from experiments.sweep_io import load_get_config
+from geojax.tp import gaunt_paths
+from geojax.train import train_and_evaluate
+
+
+def test_nbody_quick_run(tmp_path):
+    config = load_get_config("nbody.py")("quick")
+    config.data.cache_dir = str(tmp_path / "cache")
+    config.data.start_step, config.data.horizon = 100, 100  # keep the simulation short
+    config.data.dt = 0.01  # same total time as the default 1000 x 0.001: T = 1
+    result = train_and_evaluate(config, tmp_path / "run", get_task("nbody"))
+    m = result.eval_metrics
+    assert np.isfinite(m["eval/mse"]) and m["eval/mse"] > 0
+    # the reference row is x + T v, T = dt * horizon = 1, recomputed here from the cached data
+    from experiments.nbody import dataset
+
+    test = dataset(config)["test"]
+    ref = np.mean((test["positions"] + test["velocities"] - test["target"]) ** 2)
+    np.testing.assert_allclose(m["eval/mse_constant_velocity"], ref, rtol=1e-5)
+    e3_report.main(["--nbody", str(tmp_path / "run"), "--out", str(tmp_path / "report")])
+    assert f"| Gaunt (s2grid) | 1 | 1 | 4 | {m['eval/mse']:.4f} ± 0.0000 |" in (tmp_path / "report" / "results.md").read_text()
+
+
+def test_bpa_quick_run(tmp_path):
+    pytest.importorskip("tblite")
+    pytest.importorskip("rdkit")
+    from geojax.data.bpa import generate_bpa
+
+    config = load_get_config("bpa.py")("quick")
+    config.data.cache_dir = str(tmp_path / "cache")
+    d = config.data
+    generate_bpa(d.cache_dir, n_train=d.n_train, n_test=d.n_test, temperatures=d.temperatures, stride=d.stride, equilibration_steps=d.equilibration_steps, seed=d.seed, progress=False)
+    result = train_and_evaluate(config, tmp_path / "run", get_task("bpa"))
+    m = result.eval_metrics
+    assert np.isfinite(m["eval/energy_se"]) and np.isfinite(m["eval/forces_se"]) and m["eval/forces_se"] > 0
+    e3_report.main(["--bpa", str(tmp_path / "run"), "--out", str(tmp_path / "report")])
+    report = json.loads((tmp_path / "report" / "results.json").read_text())["bpa"]["gaunt"]
+    # the report re-evaluates the checkpoint: its 300 K force RMSE is the trainer's, in meV/A
+    np.testing.assert_allclose(report["F_test_300K"][0], 1e3 * np.sqrt(m["eval/forces_se"]), rtol=1e-4)
+    assert set(report) >= {"E_test_300K", "F_test_1200K"} and (tmp_path / "report" / "bpa_forces.png").exists()
+
+
+def test_speed_script_writes_well_formed_outputs(tmp_path, capsys):
+    e3_speed.main(["--lmax", "1", "--batch", "1", "--channels", "2", "--layers", "1", "--correlation", "1", "--repeats", "2", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "e3_speed.json").read_text())
+    rows = {r["product"]: r for r in data["rows"]}
+    assert set(rows) == {"gaunt", "cg"} and rows["cg"]["params"] - rows["gaunt"]["params"] == len(gaunt_paths(1, 1, 1))  # the CG path weights
+    for r in rows.values():
+        assert r["train_ms"] > 0 and r["train_p10_ms"] <= r["train_ms"] <= r["train_p90_ms"] and r["infer_configs_per_s"] > 0
+    assert (tmp_path / "e3_speed.png").stat().st_size > 1000
+    assert "| 1 |" in capsys.readouterr().out
