@@ -39,6 +39,7 @@ from geojax.data.affnist import (
 )
 from geojax.nn.affine_conv import AffineConvNet
 from geojax.nn.cnn import SmallCNN
+from geojax.train.task import host_rng, process_slice
 
 MODELS = ("affine", "cnn")
 
@@ -97,14 +98,13 @@ class AffNISTTask:
         replacement, mapped by random affine maps if ``config.data.augment``; a pure function of ``key``."""
         data = dataset(config)
         b = config.train.batch_size
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+        rng = host_rng(key)
         idx = rng.integers(0, len(data["train_labels"]), size=b)
         images = data["train_images"][idx]
         if config.data.augment:
             A, t = random_affine_maps(int(rng.integers(2**31)), b, config.data.size, images)
             images = np.asarray(affine_transform_images(images, A, t))
-        per = b // process_count
-        sl = slice(process_index * per, (process_index + 1) * per)
+        sl = process_slice(b, process_index, process_count)
         return {"image": images[sl], "label": data["train_labels"][idx][sl]}
 
     def eval_batches(self, config: ml_collections.ConfigDict) -> Iterator[dict[str, np.ndarray]]:

@@ -25,6 +25,7 @@ from flax import nnx
 
 from geojax.data.bpa import bpa_splits, load_bpa
 from geojax.nn import GauntPotential
+from geojax.train.task import host_rng, process_slice
 
 SETTINGS_KEYS = ("n_train", "n_test", "temperatures", "stride", "equilibration_steps", "seed")
 
@@ -88,11 +89,10 @@ class BPATask:
     def train_batch(self, config, key, process_index, process_count) -> dict[str, np.ndarray]:
         """Training configurations drawn with replacement; a pure function of ``key``."""
         train = splits(config)["train"]
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+        rng = host_rng(key)
         b = config.train.batch_size
         idx = rng.integers(0, len(train["energy"]), b)
-        per = b // process_count
-        return _batch(train, idx[process_index * per : (process_index + 1) * per])
+        return _batch(train, idx[process_slice(b, process_index, process_count)])
 
     def eval_batches(self, config) -> Iterator[dict[str, np.ndarray]]:
         test = splits(config)[config.data.eval_split]

@@ -21,6 +21,7 @@ from flax import nnx
 
 from geojax.data.nbody import NBodySettings, load_or_generate_nbody
 from geojax.nn import GauntDynamics
+from geojax.train.task import host_rng, process_slice
 
 
 def settings(config: ml_collections.ConfigDict) -> NBodySettings:
@@ -50,11 +51,10 @@ class NBodyTask:
     def train_batch(self, config, key, process_index, process_count) -> dict[str, np.ndarray]:
         """A batch of training systems drawn with replacement; a pure function of ``key``."""
         train = dataset(config)["train"]
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+        rng = host_rng(key)
         b = config.train.batch_size
         idx = rng.integers(0, len(train["charges"]), b)
-        per = b // process_count
-        idx = idx[process_index * per : (process_index + 1) * per]
+        idx = idx[process_slice(b, process_index, process_count)]
         return {k: v[idx] for k, v in train.items()}
 
     def eval_batches(self, config) -> Iterator[dict[str, np.ndarray]]:

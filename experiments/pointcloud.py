@@ -36,10 +36,16 @@ import numpy as np
 import optax
 from flax import nnx
 
-from geojax.data.pointclouds import CHIRAL_PAIR, POINTCLOUD_CLASSES, make_pointclouds, transform_clouds
+from geojax.data.pointclouds import (
+    CHIRAL_PAIR,
+    POINTCLOUD_CLASSES,
+    make_pointclouds,
+    transform_clouds,
+)
 from geojax.invariant import frame_average, mds_coords, pca_frames
 from geojax.nn.dgcnn import DGCNN
 from geojax.nn.pointnet import PointNet, check_points
+from geojax.train.task import host_rng, process_slice
 
 INPUTS = ("xyz", "mds", "fa")
 BACKBONES = ("pointnet", "dgcnn")
@@ -155,14 +161,12 @@ class PointCloudTask:
         _check_config(config)
         train, _ = _datasets(config)
         d, b = config.data, config.train.batch_size
-        seed = np.asarray(jax.random.key_data(key)).ravel().tolist()
-        rng = np.random.default_rng(seed)
+        rng = host_rng(key)
         idx = rng.integers(0, len(train["label"]), size=b)
         pos = transform_clouds(
             train["pos"][idx], rng, rotations=d.train_rotations, scale_range=tuple(d.scale_range), translation=d.translation
         )
-        per = b // process_count
-        sl = slice(process_index * per, (process_index + 1) * per)
+        sl = process_slice(b, process_index, process_count)
         return {"pos": pos[sl], "label": train["label"][idx][sl]}
 
     def eval_batches(self, config: ml_collections.ConfigDict) -> Iterator[dict[str, np.ndarray]]:

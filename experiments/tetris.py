@@ -14,6 +14,7 @@ from flax import nnx
 
 from geojax.data.tetris import TETRIS_SHAPES, tetris_batch
 from geojax.nn import PointConvNet
+from geojax.train.task import process_slice
 
 
 class TetrisTask:
@@ -23,8 +24,8 @@ class TetrisTask:
 
     def train_batch(self, config, key, process_index, process_count):
         batch = tetris_batch(key, config.train.batch_size, rotate=config.data.train_rotations, noise=config.data.noise)
-        per = config.train.batch_size // process_count
-        return {k: v[process_index * per : (process_index + 1) * per] for k, v in batch.items()}
+        sl = process_slice(config.train.batch_size, process_index, process_count)
+        return {k: v[sl] for k, v in batch.items()}
 
     def eval_batches(self, config):
         key = jax.random.key(config.data.eval_seed)

@@ -33,6 +33,7 @@ from flax import nnx
 from geojax.data.tsp import KOOL_TEST_SEED, random_instances, reference_tours
 from geojax.invariant import mds_coords
 from geojax.nn.tsp_policy import TSPPolicy, tour_lengths
+from geojax.train.task import host_rng, process_slice
 
 INPUTS = ("raw", "tinv")
 
@@ -96,11 +97,10 @@ class TSPTask:
 
     def train_batch(self, config, key, process_index, process_count) -> dict[str, np.ndarray]:
         """``{"coords": [B/P, n, 2] float32}`` uniform in the unit square; a pure function of ``key``."""
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+        rng = host_rng(key)
         b = config.train.batch_size
         coords = rng.random((b, config.data.n_cities, 2), dtype=np.float32)
-        per = b // process_count
-        return {"coords": coords[process_index * per : (process_index + 1) * per]}
+        return {"coords": coords[process_slice(b, process_index, process_count)]}
 
     def eval_batches(self, config) -> Iterator[dict[str, np.ndarray]]:
         """Test instances, their transformed copies and reference lengths, in batches."""

@@ -35,3 +35,14 @@ class Task(Protocol):
 
     def eval_metrics(self, model: nnx.Module, batch: Batch) -> dict[str, jax.Array]:
         """Per-example metrics ``[batch]``; the trainer averages them over the evaluation set."""
+
+
+def host_rng(key: jax.Array) -> np.random.Generator:
+    """A NumPy generator seeded by the data of a JAX key: host-side batches stay pure functions of the key."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+
+
+def process_slice(batch_size: int, process_index: int, process_count: int) -> slice:
+    """This process's rows of a global batch of ``batch_size`` (equal contiguous shares)."""
+    per = batch_size // process_count
+    return slice(process_index * per, (process_index + 1) * per)
