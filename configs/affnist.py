@@ -16,6 +16,8 @@ seeds x four models grid of the README table is ``python -m experiments.affnist_
 
 from ml_collections import ConfigDict
 
+from geojax.train.config import make_quick, optimizer_section, train_section
+
 _MODELS = {"sl2": ("affine", "SL2", False), "gl2": ("affine", "GL+2", False), "cnn": ("cnn", "", False), "cnn_aug": ("cnn", "", True)}
 
 
@@ -53,22 +55,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.rotation_sigma = 0.35  # affine only: std (rad) of the rotation angle around 0; 0 = Haar (uniform) rotations
     c.model.cnn_kernel_size = 5  # cnn only
 
-    c.optimizer = ConfigDict()
-    c.optimizer.name = "adamw"
-    c.optimizer.learning_rate = 3e-3
-    c.optimizer.warmup_steps = 100
-    c.optimizer.final_lr_fraction = 0.02
-    c.optimizer.weight_decay = 1e-4
-    c.optimizer.grad_clip = 1.0
+    c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.02, weight_decay=1e-4, grad_clip=1.0)
 
-    c.train = ConfigDict()
-    c.train.steps = 2000
-    c.train.batch_size = 32
-    c.train.log_every = 50
-    c.train.eval_every = 2000
-    c.train.checkpoint_every = 250
-    c.train.keep_checkpoints = 1
-    c.train.num_devices = 1
+    c.train = train_section(steps=2000, batch_size=32, log_every=50, eval_every=2000, checkpoint_every=250)
 
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
@@ -88,10 +77,5 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.model.hidden = 8
         c.model.num_samples = 2
         c.model.eval_samples = 2
-        c.optimizer.warmup_steps = 2
-        c.train.steps = 4
-        c.train.batch_size = 8
-        c.train.log_every = 2
-        c.train.eval_every = 4
-        c.train.checkpoint_every = 4
+        make_quick(c, steps=4, batch_size=8)
     return c

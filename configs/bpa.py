@@ -14,6 +14,8 @@ Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6
 
 from ml_collections import ConfigDict
 
+from geojax.train.config import make_quick, optimizer_section, train_section
+
 
 def get_config(arg: str | None = None) -> ConfigDict:
     """The config for ``arg`` (comma-separated variant tokens, see the module docstring).
@@ -47,24 +49,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.cutoff = 5.0
     c.model.avg_neighbours = 15.0
 
-    c.optimizer = ConfigDict()
-    c.optimizer.name = "adamw"
-    c.optimizer.learning_rate = 3e-3
-    c.optimizer.warmup_steps = 100
-    c.optimizer.final_lr_fraction = 0.01
-    c.optimizer.weight_decay = 1e-8
-    c.optimizer.grad_clip = 10.0
+    c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.01, weight_decay=1e-8, grad_clip=10.0)
 
-    c.train = ConfigDict()
-    c.train.steps = 10000
-    c.train.batch_size = 5
-    c.train.energy_weight = 100.0
-    c.train.forces_weight = 10.0
-    c.train.log_every = 100
-    c.train.eval_every = 10000
-    c.train.checkpoint_every = 1000
-    c.train.keep_checkpoints = 1
-    c.train.num_devices = 1
+    c.train = train_section(steps=10000, batch_size=5, energy_weight=100.0, forces_weight=10.0, log_every=100, eval_every=10000, checkpoint_every=1000)
 
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
@@ -80,10 +67,5 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.data.stride, c.data.equilibration_steps = 2, 4
         c.data.eval_batch_size = 2
         c.model.channels, c.model.layers, c.model.lmax = 4, 1, 1
-        c.optimizer.warmup_steps = 2
-        c.train.steps = 4
-        c.train.batch_size = 2
-        c.train.log_every = 2
-        c.train.eval_every = 4
-        c.train.checkpoint_every = 4
+        make_quick(c, steps=4, batch_size=2)
     return c

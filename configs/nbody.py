@@ -11,6 +11,8 @@ use (about 30 s) and cached in ``data.cache_dir``.
 
 from ml_collections import ConfigDict
 
+from geojax.train.config import make_quick, optimizer_section, train_section
+
 
 def get_config(arg: str | None = None) -> ConfigDict:
     """The config for ``arg`` (comma-separated variant tokens, see the module docstring).
@@ -43,22 +45,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.cutoff = 20.0
     c.model.avg_neighbours = 4.0
 
-    c.optimizer = ConfigDict()
-    c.optimizer.name = "adamw"
-    c.optimizer.learning_rate = 1e-3
-    c.optimizer.warmup_steps = 100
-    c.optimizer.final_lr_fraction = 0.01
-    c.optimizer.weight_decay = 1e-8
-    c.optimizer.grad_clip = 1.0
+    c.optimizer = optimizer_section(learning_rate=1e-3, warmup_steps=100, final_lr_fraction=0.01, weight_decay=1e-8, grad_clip=1.0)
 
-    c.train = ConfigDict()
-    c.train.steps = 10000
-    c.train.batch_size = 100
-    c.train.log_every = 200
-    c.train.eval_every = 5000
-    c.train.checkpoint_every = 1000
-    c.train.keep_checkpoints = 1
-    c.train.num_devices = 1
+    c.train = train_section(steps=10000, batch_size=100, log_every=200, eval_every=5000, checkpoint_every=1000)
 
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
@@ -72,10 +61,5 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.data.n_train, c.data.n_val, c.data.n_test = 16, 8, 8
         c.data.eval_batch_size = 8
         c.model.channels, c.model.layers, c.model.lmax = 4, 1, 1
-        c.optimizer.warmup_steps = 2
-        c.train.steps = 4
-        c.train.batch_size = 8
-        c.train.log_every = 2
-        c.train.eval_every = 4
-        c.train.checkpoint_every = 4
+        make_quick(c, steps=4, batch_size=8)
     return c

@@ -26,6 +26,8 @@ eval/acc_so3 0.27. The DGCNN variants in the sweep use 400 steps. See the README
 
 from ml_collections import ConfigDict
 
+from geojax.train.config import make_quick, optimizer_section, train_section
+
 _INPUTS = {
     "xyz": ("xyz", False),
     "mds": ("mds", False),
@@ -68,22 +70,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.k = 10  # dgcnn only
     c.model.fa_train = "average"  # fa only: "average" (all frames) | "sample" (one random frame per step)
 
-    c.optimizer = ConfigDict()
-    c.optimizer.name = "adamw"
-    c.optimizer.learning_rate = 2e-3
-    c.optimizer.warmup_steps = 50
-    c.optimizer.final_lr_fraction = 0.02
-    c.optimizer.weight_decay = 1e-4
-    c.optimizer.grad_clip = 1.0
+    c.optimizer = optimizer_section(learning_rate=2e-3, warmup_steps=50, final_lr_fraction=0.02, weight_decay=1e-4, grad_clip=1.0)
 
-    c.train = ConfigDict()
-    c.train.steps = 1000
-    c.train.batch_size = 32
-    c.train.log_every = 50
-    c.train.eval_every = 500
-    c.train.checkpoint_every = 500
-    c.train.keep_checkpoints = 1
-    c.train.num_devices = 1
+    c.train = train_section(steps=1000, batch_size=32, log_every=50, eval_every=500, checkpoint_every=500)
 
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
@@ -109,10 +98,5 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.model.head_widths = (32,)
         c.model.embed = 32
         c.model.k = 8
-        c.optimizer.warmup_steps = 2
-        c.train.steps = 10
-        c.train.batch_size = 8
-        c.train.log_every = 5
-        c.train.eval_every = 10
-        c.train.checkpoint_every = 10
+        make_quick(c, steps=10, batch_size=8)
     return c

@@ -11,6 +11,8 @@ is a smoke test, not a result.
 
 from ml_collections import ConfigDict
 
+from geojax.train.config import optimizer_section, train_section
+
 
 def get_config(arg: str | None = None) -> ConfigDict:
     c = ConfigDict()
@@ -31,22 +33,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.n_radial = 8
     c.model.cutoff = 3.5
 
-    c.optimizer = ConfigDict()
-    c.optimizer.name = "adamw"
-    c.optimizer.learning_rate = 1e-2
-    c.optimizer.warmup_steps = 20
-    c.optimizer.final_lr_fraction = 0.01
-    c.optimizer.weight_decay = 1e-4
-    c.optimizer.grad_clip = 1.0
+    c.optimizer = optimizer_section(learning_rate=1e-2, warmup_steps=20, final_lr_fraction=0.01, weight_decay=1e-4, grad_clip=1.0)
 
-    c.train = ConfigDict()
-    c.train.steps = 400
-    c.train.batch_size = 64
-    c.train.log_every = 20
-    c.train.eval_every = 100
-    c.train.checkpoint_every = 100
-    c.train.keep_checkpoints = 2
-    c.train.num_devices = 0  # 0: all devices
+    c.train = train_section(steps=400, batch_size=64, log_every=20, eval_every=100, checkpoint_every=100, keep_checkpoints=2, num_devices=0)
 
     if arg == "quick":
         c.train.steps = 20

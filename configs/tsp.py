@@ -12,6 +12,8 @@ about 0.07 s per instance; TSP50: fast-tsp's local search, 0.1 s per instance).
 
 from ml_collections import ConfigDict
 
+from geojax.train.config import make_quick, optimizer_section, train_section
+
 
 def get_config(arg: str | None = None) -> ConfigDict:
     """The config for ``arg`` (comma-separated variant tokens, see the module docstring).
@@ -41,22 +43,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.logit_clip = 10.0
     c.model.eval_samples = 4  # sampled rollouts per start city at evaluation (0: greedy only)
 
-    c.optimizer = ConfigDict()
-    c.optimizer.name = "adamw"
-    c.optimizer.learning_rate = 3e-4
-    c.optimizer.warmup_steps = 100
-    c.optimizer.final_lr_fraction = 0.1
-    c.optimizer.weight_decay = 1e-6
-    c.optimizer.grad_clip = 1.0
+    c.optimizer = optimizer_section(learning_rate=3e-4, warmup_steps=100, final_lr_fraction=0.1, weight_decay=1e-6, grad_clip=1.0)
 
-    c.train = ConfigDict()
-    c.train.steps = 1500
-    c.train.batch_size = 64
-    c.train.log_every = 50
-    c.train.eval_every = 1500
-    c.train.checkpoint_every = 500
-    c.train.keep_checkpoints = 1
-    c.train.num_devices = 1
+    c.train = train_section(steps=1500, batch_size=64, log_every=50, eval_every=1500, checkpoint_every=500)
 
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
@@ -74,10 +63,5 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.data.eval_batch_size = 8
         c.model.d, c.model.heads, c.model.layers, c.model.ff = 16, 2, 1, 32
         c.model.eval_samples = 2
-        c.optimizer.warmup_steps = 2
-        c.train.steps = 4
-        c.train.batch_size = 8
-        c.train.log_every = 2
-        c.train.eval_every = 4
-        c.train.checkpoint_every = 4
+        make_quick(c, steps=4, batch_size=8)
     return c

@@ -59,3 +59,24 @@ def check_config_overrides(argv: list[str]) -> None:
                 sys.exit(
                     f"error: unknown config field {name!r} for {spec}.\nvalid fields: " + ", ".join(sorted(fields))
                 )
+
+
+def optimizer_section(*, learning_rate: float, warmup_steps: int, final_lr_fraction: float, weight_decay: float, grad_clip: float, name: str = "adamw") -> ml_collections.ConfigDict:
+    """``config.optimizer`` (read by :func:`geojax.train.optim.make_optimizer`): warm-up, cosine decay to
+    ``learning_rate * final_lr_fraction``, decoupled weight decay, global-norm gradient clipping."""
+    return ml_collections.ConfigDict(
+        {"name": name, "learning_rate": learning_rate, "warmup_steps": warmup_steps, "final_lr_fraction": final_lr_fraction, "weight_decay": weight_decay, "grad_clip": grad_clip}
+    )
+
+
+def train_section(*, steps: int, batch_size: int, log_every: int, eval_every: int, checkpoint_every: int, keep_checkpoints: int = 1, num_devices: int = 1, **extra) -> ml_collections.ConfigDict:
+    """``config.train`` (read by the trainer); ``extra`` adds task-specific fields (e.g. loss weights).
+    ``num_devices = 0`` uses every device."""
+    fields = {"steps": steps, "batch_size": batch_size, "log_every": log_every, "eval_every": eval_every, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "num_devices": num_devices}
+    return ml_collections.ConfigDict({**fields, **extra})
+
+
+def make_quick(config: ml_collections.ConfigDict, *, steps: int, batch_size: int) -> None:
+    """Shrink a config's schedule in place to a smoke test: ``steps`` steps of ``batch_size``, two logs, one evaluation and checkpoint at the end."""
+    config.optimizer.warmup_steps = 2
+    config.train.update({"steps": steps, "batch_size": batch_size, "log_every": max(steps // 2, 1), "eval_every": steps, "checkpoint_every": steps})
