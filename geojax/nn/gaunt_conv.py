@@ -106,12 +106,9 @@ def cg_powers(a: jnp.ndarray, path_weights: list[jnp.ndarray]) -> list[jnp.ndarr
     ``path_weights[k - 2]`` weights the paths ``((k-1) L, L) -> (k L if k < nu else L)``.
     """
     lmax = check_spherical(a, "a")
-    nu = len(path_weights) + 1
-    powers, current, degree = [a], a, lmax
-    for k in range(2, nu + 1):
-        out_degree = lmax if k == nu else k * lmax
-        current = UNIT * cg_product(current, degree, a, lmax, out_degree, path_weights[k - 2])
-        degree = out_degree
+    powers, current = [a], a
+    for weights, (degree, _, out_degree) in zip(path_weights, _cg_power_paths(lmax, len(path_weights) + 1)):
+        current = UNIT * cg_product(current, degree, a, lmax, out_degree, weights)
         powers.append(current[..., : (lmax + 1) ** 2])
     return powers
 
