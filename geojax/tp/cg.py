@@ -60,7 +60,7 @@ def cg_product(
       ValueError: a degree beyond :data:`E3NN_CG_MAX_L`; ``path_weights`` with the wrong last axis.
     """
     if max(lx, ly, (lmax_out + 1) // 2) > E3NN_CG_MAX_L:
-        raise ValueError(f"e3nn.clebsch_gordan fails at (12, 12, 24); CG products support L <= {E3NN_CG_MAX_L}")
+        raise ValueError(f"e3nn.clebsch_gordan fails at (12, 12, 24); cg_product supports L <= {E3NN_CG_MAX_L}")
     paths = gaunt_paths(lx, ly, lmax_out)
     if path_weights is None:
         path_weights = jnp.asarray(gaunt_path_weights(lx, ly, lmax_out), x.dtype)
