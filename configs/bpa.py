@@ -6,6 +6,10 @@ Commands (generate the data once, about 30 minutes on one core; then train):
     python -m experiments.train --config configs/bpa.py --workdir workdirs/bpa_gaunt
     python -m experiments.train --config configs/bpa.py:cg --workdir workdirs/bpa_cg
 
+Expected (README "3BPA-style force field", one seed, 2 shared CPU cores): 10,000 steps take about
+37 min (Gaunt, ~222 ms per step) or 73 min (CG twin, ~440 ms per step); 300 K test RMSE about
+47 meV (energy) and 100 meV/A (forces) for both.
+
 Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6`` (the degree);
 ``quick`` (a smoke test on a tiny data set generated in a few seconds with
 ``python -m geojax.data.bpa --out workdirs/bpa_cache --n-train 4 --n-test 2 --temperatures 300 1200

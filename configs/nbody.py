@@ -7,6 +7,9 @@ Command (the default: Gaunt products, L = 2):
 Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6`` (the degree);
 ``quick`` (a smoke test: few systems, a tiny model, a few steps). The dataset is generated on first
 use (about 30 s) and cached in ``data.cache_dir``.
+
+Expected (README "Charged N-body", one seed, 2 shared CPU cores): 10,000 steps take about 17 min
+(Gaunt, ~100 ms per step) or 47 min (CG twin, ~284 ms per step); test MSE about 0.010 for both.
 """
 
 from ml_collections import ConfigDict
