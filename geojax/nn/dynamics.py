@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from geojax.nn.gaunt_conv import Interaction, Product, check_product
+from geojax.nn.gaunt_conv import Interaction, Product, check_product, edge_harmonics
 from geojax.nn.graph import check_points, dense_pairs
 from geojax.nn.radial import radial_basis
 from geojax.nn.spherical import SphericalLinear
@@ -48,7 +47,7 @@ class GauntDynamics(nnx.Module):
             raise ValueError(f"charges: expected shape {positions.shape[:-1]}, got {charges.shape}")
         dtype = positions.dtype
         rel, dist, pair_mask = dense_pairs(positions, cutoff=self.cutoff)
-        sh = e3nn.spherical_harmonics(e3nn.s2_irreps(self.lmax), rel, normalize=True, normalization="component").array
+        sh = edge_harmonics(rel, self.lmax)
         charge_products = charges[..., :, None] * charges[..., None, :]
         edge_features = jnp.concatenate([radial_basis(dist, self.num_radial, self.cutoff), charge_products[..., None]], axis=-1)
         speed = jnp.linalg.norm(velocities, axis=-1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import e3nn_jax as e3nn
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -32,6 +33,11 @@ from geojax.tp.grid import product_grid
 Product = Literal["gaunt", "cg"]
 PRODUCTS = ("gaunt", "cg")
 UNIT = math.sqrt(4 * math.pi)  # x_00 = UNIT is the constant function 1
+
+
+def edge_harmonics(rel: jnp.ndarray, lmax: int) -> jnp.ndarray:
+    """``[..., 3] -> [..., (lmax+1)**2]``: ``Y(r / |r|)`` in the convention of this module (``Y_0 = 1``)."""
+    return e3nn.spherical_harmonics(e3nn.s2_irreps(lmax), rel, normalize=True, normalization="component").array
 
 
 def _check_pairs(h, sh, radial, pair_mask) -> tuple[int, int]:

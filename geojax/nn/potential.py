@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from geojax.nn.gaunt_conv import Interaction, Product, check_product
+from geojax.nn.gaunt_conv import Interaction, Product, check_product, edge_harmonics
 from geojax.nn.graph import dense_pairs
 from geojax.nn.linear import MLP
 from geojax.nn.radial import radial_basis
@@ -46,7 +45,7 @@ class GauntPotential(nnx.Module):
             raise ValueError(f"species: expected shape {positions.shape[:-1]} (one per atom), got {species.shape}")
         rel, dist, pair_mask = dense_pairs(positions, atom_mask, self.cutoff)
         mask = jnp.ones(species.shape, bool) if atom_mask is None else atom_mask.astype(bool)
-        sh = e3nn.spherical_harmonics(e3nn.s2_irreps(self.lmax), rel, normalize=True, normalization="component").array
+        sh = edge_harmonics(rel, self.lmax)
         edge_features = radial_basis(dist, self.num_radial, self.cutoff)
         embedding = self.embed(jnp.where(mask, species, 0)).astype(positions.dtype)
         h = jnp.zeros(embedding.shape + ((self.lmax + 1) ** 2,), positions.dtype).at[..., 0].set(embedding)

@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from geojax.nn import GauntDynamics, GauntPotential
-from geojax.nn.gaunt_conv import cg_aggregate, cg_powers, gaunt_aggregate, gaunt_powers
+from geojax.nn.gaunt_conv import cg_aggregate, cg_powers, edge_harmonics, gaunt_aggregate, gaunt_powers
 from geojax.nn.graph import dense_pairs
 from geojax.nn.spherical import degree_index, gate_activation, norm_activation, spherical_linear
 from geojax.tp import gaunt_path_weights, gaunt_tensor_product
@@ -55,7 +55,7 @@ def test_spherical_linear_and_activations_are_equivariant(rng):
 def _graph(rng, batch=2, n=5):
     pos = jnp.asarray(rng.normal(size=(batch, n, 3)) * 1.2)
     rel, dist, mask = dense_pairs(pos, cutoff=3.0)
-    sh = e3nn.spherical_harmonics(e3nn.s2_irreps(L), rel, normalize=True, normalization="component").array
+    sh = edge_harmonics(rel, L)
     return pos, sh, mask
 
 
