@@ -18,7 +18,7 @@ Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6
 
 from ml_collections import ConfigDict
 
-from geojax.train.config import make_quick, optimizer_section, train_section
+from geojax.train.config import apply_gaunt_tokens, gaunt_model_section, make_quick, optimizer_section, train_section
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -42,29 +42,14 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.data.eval_split = "test_300K"
     c.data.eval_batch_size = 50
 
-    c.model = ConfigDict()
-    c.model.product = "gaunt"
-    c.model.method = "auto"
-    c.model.channels = 16
-    c.model.lmax = 2
-    c.model.layers = 2
-    c.model.correlation = 2
-    c.model.num_radial = 8
-    c.model.cutoff = 5.0
-    c.model.avg_neighbours = 15.0
+    c.model = gaunt_model_section(channels=16, lmax=2, layers=2, correlation=2, cutoff=5.0, avg_neighbours=15.0)
 
     c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.01, weight_decay=1e-8, grad_clip=10.0)
 
     c.train = train_section(steps=10000, batch_size=5, energy_weight=100.0, forces_weight=10.0, log_every=100, eval_every=10000, checkpoint_every=1000)
 
     tokens = [t for t in (arg or "").split(",") if t]
-    for token in tokens:
-        if token in ("gaunt", "cg"):
-            c.model.product = token
-        elif token in {f"l{k}" for k in range(1, 7)}:
-            c.model.lmax = int(token[1:])
-        elif token != "quick":
-            raise ValueError(f"configs/bpa.py: unknown variant token {token!r}; use gaunt|cg, l1..l6, quick")
+    apply_gaunt_tokens(c, tokens, "configs/bpa.py")
     if "quick" in tokens:
         c.data.n_train, c.data.n_test = 4, 2
         c.data.temperatures = (300, 1200)

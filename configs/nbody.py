@@ -14,7 +14,7 @@ Expected (README "Charged N-body", one seed, 2 shared CPU cores): 10,000 steps t
 
 from ml_collections import ConfigDict
 
-from geojax.train.config import make_quick, optimizer_section, train_section
+from geojax.train.config import apply_gaunt_tokens, gaunt_model_section, make_quick, optimizer_section, train_section
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -37,29 +37,14 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.data.eval_split = "test"
     c.data.eval_batch_size = 500
 
-    c.model = ConfigDict()
-    c.model.product = "gaunt"
-    c.model.method = "auto"
-    c.model.channels = 16
-    c.model.lmax = 2
-    c.model.layers = 4
-    c.model.correlation = 1
-    c.model.num_radial = 8
-    c.model.cutoff = 20.0
-    c.model.avg_neighbours = 4.0
+    c.model = gaunt_model_section(channels=16, lmax=2, layers=4, correlation=1, cutoff=20.0, avg_neighbours=4.0)
 
     c.optimizer = optimizer_section(learning_rate=1e-3, warmup_steps=100, final_lr_fraction=0.01, weight_decay=1e-8, grad_clip=1.0)
 
     c.train = train_section(steps=10000, batch_size=100, log_every=200, eval_every=5000, checkpoint_every=1000)
 
     tokens = [t for t in (arg or "").split(",") if t]
-    for token in tokens:
-        if token in ("gaunt", "cg"):
-            c.model.product = token
-        elif token in {f"l{k}" for k in range(1, 7)}:
-            c.model.lmax = int(token[1:])
-        elif token != "quick":
-            raise ValueError(f"configs/nbody.py: unknown variant token {token!r}; use gaunt|cg, l1..l6, quick")
+    apply_gaunt_tokens(c, tokens, "configs/nbody.py")
     if "quick" in tokens:
         c.data.n_train, c.data.n_val, c.data.n_test = 16, 8, 8
         c.data.eval_batch_size = 8

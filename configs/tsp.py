@@ -57,6 +57,8 @@ def get_config(arg: str | None = None) -> ConfigDict:
             raise ValueError(f"configs/tsp.py: unknown variant token {token!r}; use tinv|raw, n20|n50, quick")
     if c.data.n_cities > 20:
         c.data.solver = "fast_tsp"
+        # 50 rollouts per instance: halve the batch to keep a step about as long as TSP20's
+        c.train.update({"steps": 2500, "batch_size": 32, "eval_every": 2500})
     if "quick" in tokens:
         c.data.n_cities = 8
         c.data.n_test = 16

@@ -80,3 +80,26 @@ def make_quick(config: ml_collections.ConfigDict, *, steps: int, batch_size: int
     """Shrink a config's schedule in place to a smoke test: ``steps`` steps of ``batch_size``, two logs, one evaluation and checkpoint at the end."""
     config.optimizer.warmup_steps = 2
     config.train.update({"steps": steps, "batch_size": batch_size, "log_every": max(steps // 2, 1), "eval_every": steps, "checkpoint_every": steps})
+
+
+def gaunt_model_section(*, channels: int, lmax: int, layers: int, correlation: int, cutoff: float, avg_neighbours: float, num_radial: int = 8, product: str = "gaunt", method: str = "auto") -> ml_collections.ConfigDict:
+    """``config.model`` of the E(3) Gaunt models (:class:`geojax.nn.GauntPotential`,
+    :class:`geojax.nn.GauntDynamics`); ``product = "cg"`` is the Clebsch-Gordan twin."""
+    fields = {"product": product, "method": method, "channels": channels, "lmax": lmax, "layers": layers, "correlation": correlation, "num_radial": num_radial, "cutoff": cutoff, "avg_neighbours": avg_neighbours}
+    return ml_collections.ConfigDict(fields)
+
+
+def apply_gaunt_tokens(config: ml_collections.ConfigDict, tokens: list[str], config_file: str) -> None:
+    """Apply the E(3) config variant tokens in place: ``gaunt`` | ``cg`` (``model.product``),
+    ``l1`` ... ``l6`` (``model.lmax``); ``quick`` is left to the caller.
+
+    Raises:
+      ValueError: any other token, naming ``config_file``.
+    """
+    for token in tokens:
+        if token in ("gaunt", "cg"):
+            config.model.product = token
+        elif token in {f"l{k}" for k in range(1, 7)}:
+            config.model.lmax = int(token[1:])
+        elif token != "quick":
+            raise ValueError(f"{config_file}: unknown variant token {token!r}; use gaunt|cg, l1..l6, quick")
