@@ -15,21 +15,25 @@ from geojax.nn.spherical import SphericalLinear
 class GauntDynamics(nnx.Module):
     """``x(T) = x + s v + delta``, ``delta`` the ``l = 1`` part of the last block's output.
 
-    Node inputs: ``l = 0`` channels a linear map of ``(q, |v|)``, ``l = 1`` channels ``w_c v``. Edge
-    features: a Bessel basis of ``|x_j - x_i|`` (smooth cutoff ``cutoff``, larger than the systems)
-    and ``q_i q_j``. Equivariant to rotations, reflections and translations of positions (with
-    velocities rotated and reflected alike) and to permutations of particles.
+    Node inputs: ``l = 0`` channels a linear map of ``(q, |v|)`` (``charge_node_features=False``:
+    of ``|v|`` alone), ``l = 1`` channels ``w_c v``. Edge features: a Bessel basis of
+    ``|x_j - x_i|`` (smooth cutoff ``cutoff``, larger than the systems) and ``q_i q_j``.
+    Equivariant to rotations, reflections and translations of positions (with velocities rotated
+    and reflected alike) and to permutations of particles. With ``charge_node_features=False``
+    charges enter only through ``q_i q_j``, so the model is also invariant to flipping the sign of
+    every charge, as Coulomb dynamics is.
 
     Raises ``ValueError`` at trace time when positions/velocities are not ``[..., n, 3]`` of one
     shape or charges not ``[..., n]``.
     """
 
-    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, rngs: nnx.Rngs):
         check_product(product)
         if lmax < 1:
             raise ValueError(f"GauntDynamics needs lmax >= 1 to carry velocities, got {lmax}")
         self.lmax, self.channels, self.cutoff, self.num_radial = lmax, channels, cutoff, num_radial
-        self.scalar_in = nnx.Linear(2, channels, rngs=rngs)
+        self.charge_node_features = charge_node_features
+        self.scalar_in = nnx.Linear(2 if charge_node_features else 1, channels, rngs=rngs)
         self.vector_in = nnx.Param(jax.random.normal(rngs.params(), (channels,)))
         self.blocks = nnx.List([
             Interaction(channels, lmax, num_radial + 1, correlation=correlation, avg_neighbours=avg_neighbours, product=product, method=method, rngs=rngs)
@@ -51,7 +55,8 @@ class GauntDynamics(nnx.Module):
         charge_products = charges[..., :, None] * charges[..., None, :]
         edge_features = jnp.concatenate([radial_basis(dist, self.num_radial, self.cutoff), charge_products[..., None]], axis=-1)
         speed = jnp.linalg.norm(velocities, axis=-1)
-        scalars = self.scalar_in(jnp.stack([charges, speed], axis=-1).astype(dtype))  # [..., n, C]
+        node_inputs = [charges, speed] if self.charge_node_features else [speed]
+        scalars = self.scalar_in(jnp.stack(node_inputs, axis=-1).astype(dtype))  # [..., n, C]
         h = jnp.zeros(scalars.shape + ((self.lmax + 1) ** 2,), dtype)
         h = h.at[..., 0].set(scalars).at[..., 1:4].set(self.vector_in[...].astype(dtype)[:, None] * velocities[..., None, :])
         for block in self.blocks:

@@ -203,3 +203,15 @@ def test_dynamics_is_e3_and_permutation_equivariant(rng, product):
     perm = rng.permutation(5)
     assert relative_error(model(pos[:, perm], vel[:, perm], charges[:, perm]), out[:, perm]) < 1e-12
     assert relative_error(model(pos, vel, -charges), out) > 1e-8 or relative_error(model(pos, vel, charges * 0.5), out) > 1e-8
+
+
+def test_dynamics_without_charge_node_features_is_invariant_to_flipping_every_charge(rng):
+    pos = jnp.asarray(rng.normal(size=(2, 5, 3)))
+    vel = jnp.asarray(rng.normal(size=(2, 5, 3)) * 0.5)
+    charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(2, 5)))
+    flip_invariant = GauntDynamics(channels=4, lmax=L, layers=2, charge_node_features=False, rngs=nnx.Rngs(3))
+    signed = GauntDynamics(channels=4, lmax=L, layers=2, rngs=nnx.Rngs(3))
+    out = flip_invariant(pos, vel, charges)
+    assert relative_error(flip_invariant(pos, vel, -charges), out) < 1e-12
+    assert relative_error(flip_invariant(pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6  # one charge still matters
+    assert relative_error(signed(pos, vel, -charges), signed(pos, vel, charges)) > 1e-6
