@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = [final_eval(Path(r)) for r in args.runs]
-    lines = ["| n | policy input | steps | " + " | ".join(label for _, label in COLUMNS) + " |", "|---" * (3 + len(COLUMNS)) + "|"]
+    lines = ["| n | policy input | steps | test instances | " + " | ".join(label for _, label in COLUMNS) + " |", "|---" * (4 + len(COLUMNS)) + "|"]
     for config, m in rows:
         cells = [f"{100 * m['eval/' + k]:.2f}" for k, _ in COLUMNS]
-        lines.append(f"| {config['data']['n_cities']} | {INPUT_LABELS[config['model']['input']]} | {config['train']['steps']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {config['data']['n_cities']} | {INPUT_LABELS[config['model']['input']]} | {config['train']['steps']} | {config['data']['n_test']:,} | " + " | ".join(cells) + " |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
