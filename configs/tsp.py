@@ -8,6 +8,10 @@ Variants (comma-separated tokens): ``tinv`` (default) | ``raw``; ``n20`` (defaul
 ``quick`` (a smoke test: 8 cities, tiny model, a few steps). The first evaluation computes the
 reference tours of the test set and caches them in ``data.cache_dir`` (TSP20: exact Held-Karp,
 about 0.07 s per instance; TSP50: fast-tsp's local search, 0.1 s per instance).
+
+Expected (README "TinvNN on the travelling salesman problem", one seed): TSP20, 1,500 steps of 64
+in about 7 min on 2 free CPU cores, greedy gap 2.6% from city 0 and 0.6% best of 20 starts; TSP50
+(``n50``: 2,500 steps of 32), about 64 min on one core plus 15 min of evaluation, 11.2% and 4.0%.
 """
 
 from ml_collections import ConfigDict
