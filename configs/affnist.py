@@ -53,6 +53,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.sigma = 0.2  # affine only: std of the symmetric (stretch) coordinates of the samples
     c.model.sigma_scale = 0.1  # GL+2 only: std of log det(g)^(1/2)
     c.model.rotation_sigma = 0.35  # affine only: std (rad) of the rotation angle around 0; 0 = Haar (uniform) rotations
+    c.model.rbf_width = 0.5  # affine only: width (pixels) of the kernels' RBF bumps
+    c.model.pooling = "max"  # affine only: "max" (2x2 max pool) | "blur" (anti-aliased, blur_pool_space)
+    c.model.input_blur = 0.0  # affine only: Gaussian blur of the input images (std, pixels; 0 = off)
     c.model.cnn_kernel_size = 5  # cnn only
 
     c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.02, weight_decay=1e-4, grad_clip=1.0)

@@ -79,6 +79,9 @@ def make_affnist_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> nnx
             eval_seed=m.eval_seed,
             haar_weights=m.haar_weights,
             rotation_sigma=m.rotation_sigma or None,
+            rbf_width=m.get("rbf_width", 0.5),
+            pooling=m.get("pooling", "max"),
+            input_blur=m.get("input_blur", 0.0),
             rngs=rngs,
         )
     if m.name == "cnn":

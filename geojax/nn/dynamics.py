@@ -21,22 +21,24 @@ class GauntDynamics(nnx.Module):
     Equivariant to rotations, reflections and translations of positions (with velocities rotated
     and reflected alike) and to permutations of particles. With ``charge_node_features=False``
     charges enter only through ``q_i q_j``, so the model is also invariant to flipping the sign of
-    every charge, as Coulomb dynamics is.
+    every charge, as Coulomb dynamics is. With ``charge_radial=True`` the edge features also hold
+    ``q_i q_j`` times every basis function, so a radial weight can be ``q_i q_j f(r)`` (the form of
+    the Coulomb force) without the radial MLP having to build the product.
 
     Raises ``ValueError`` at trace time when positions/velocities are not ``[..., n, 3]`` of one
     shape or charges not ``[..., n]``.
     """
 
-    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, rngs: nnx.Rngs):
+    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, charge_radial: bool = False, rngs: nnx.Rngs):
         check_product(product)
         if lmax < 1:
             raise ValueError(f"GauntDynamics needs lmax >= 1 to carry velocities, got {lmax}")
         self.lmax, self.channels, self.cutoff, self.num_radial = lmax, channels, cutoff, num_radial
-        self.charge_node_features = charge_node_features
+        self.charge_node_features, self.charge_radial = charge_node_features, charge_radial
         self.scalar_in = nnx.Linear(2 if charge_node_features else 1, channels, rngs=rngs)
         self.vector_in = nnx.Param(jax.random.normal(rngs.params(), (channels,)))
         self.blocks = nnx.List([
-            Interaction(channels, lmax, num_radial + 1, correlation=correlation, avg_neighbours=avg_neighbours, product=product, method=method, rngs=rngs)
+            Interaction(channels, lmax, (2 if charge_radial else 1) * num_radial + 1, correlation=correlation, avg_neighbours=avg_neighbours, product=product, method=method, rngs=rngs)
             for _ in range(layers)
         ])
         self.out = SphericalLinear(channels, 1, lmax, rngs=rngs)
@@ -53,7 +55,9 @@ class GauntDynamics(nnx.Module):
         rel, dist, pair_mask = dense_pairs(positions, cutoff=self.cutoff)
         sh = edge_harmonics(rel, self.lmax)
         charge_products = charges[..., :, None] * charges[..., None, :]
-        edge_features = jnp.concatenate([radial_basis(dist, self.num_radial, self.cutoff), charge_products[..., None]], axis=-1)
+        basis = radial_basis(dist, self.num_radial, self.cutoff)
+        parts = [basis, charge_products[..., None]] + ([charge_products[..., None] * basis] if self.charge_radial else [])
+        edge_features = jnp.concatenate(parts, axis=-1)
         speed = jnp.linalg.norm(velocities, axis=-1)
         node_inputs = [charges, speed] if self.charge_node_features else [speed]
         scalars = self.scalar_in(jnp.stack(node_inputs, axis=-1).astype(dtype))  # [..., n, C]

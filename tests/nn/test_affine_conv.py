@@ -14,7 +14,9 @@ from geojax.nn.affine_conv import (
     AffineConvNet,
     GroupConv2d,
     LiftingConv2d,
+    blur_pool_space,
     envelope,
+    gaussian_blur,
     max_pool_space,
     relative_features,
     stencil_offsets,
@@ -42,11 +44,15 @@ def _narrow_law(group_name):
     return lie.GLPlus(2), {"sigma": 0.1, "sigma_scale": 0.05}
 
 
-def _model(group, haar_weights=True):
+def _model(group, haar_weights=True, **options):
     return AffineConvNet(
         group=group, n_classes=4, widths=(3, 4, 5), kernel_sizes=(5, 3, 3), radii=(2.2, 1.6, 1.6), hidden=8,
         num_samples=3, eval_samples=4, sample_params={"sigma": 0.15}, haar_weights=haar_weights, rngs=nnx.Rngs(0),
+        **options,
     )
+
+
+ANTI_ALIASED = {"pooling": "blur", "input_blur": 1.0, "rbf_width": 1.0}
 
 
 @pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
@@ -128,21 +134,21 @@ def test_layers_exactly_equivariant_under_90_degree_rotations(group_name, haar):
         assert relative_error(model.lift(x_rot, s).values, jnp.rot90(f.values, axes=(1, 2))) > 1e-2
 
 
-@pytest.mark.parametrize("group_name", ["SL2", "GL+2"])
-def test_classifier_invariant_to_rotation_with_samples_and_to_shifts(group_name):
+@pytest.mark.parametrize("group_name, options", [("SL2", {}), ("GL+2", {}), ("SL2", ANTI_ALIASED)])
+def test_classifier_invariant_to_rotation_with_samples_and_to_shifts(group_name, options):
     with jax.enable_x64(True):
-        model = _model(group_name)
+        model = _model(group_name, **options)
         s = model.draw_samples(jax.random.key(1), jnp.float64)
-        # Content far (> the receptive field, 8 px) from the border, where zero padding differs from
-        # the features of empty background.
-        x = jnp.zeros((2, 40, 40), jnp.float64).at[:, 16:22, 16:22].set(jax.random.uniform(jax.random.key(3), (2, 6, 6)))
+        # Content far (> the receptive field: 8 px, 14 px with the input blur and blur pooling) from
+        # the border, where zero padding differs from the features of empty background.
+        x = jnp.zeros((2, 48, 48), jnp.float64).at[:, 20:26, 20:26].set(jax.random.uniform(jax.random.key(3), (2, 6, 6)))
         logits = model(x, samples=s)
         rotated = model(jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
         assert relative_error(rotated, logits) < 1e-12
         # Shifts by a multiple of the total pooling stride (4) keep every pooling window aligned.
         assert relative_error(model(jnp.roll(x, (4, -4), axis=(1, 2)), samples=s), logits) < 1e-12
     # float32: the same check, with the bound stated (measured ~1e-7).
-    model32 = _model(group_name)
+    model32 = _model(group_name, **options)
     s32 = model32.draw_samples(jax.random.key(1))
     x32 = jnp.asarray(x, jnp.float32)
     rot32 = model32(jnp.rot90(x32, axes=(1, 2)), samples=lie.translate(model32.group, s32, jnp.asarray(ROT90, jnp.float32)))
@@ -166,6 +172,35 @@ def test_max_pool_space_pads_odd_sizes():
     np.testing.assert_array_equal(out[0, :, :, 0, 0], [[4, 5], [10, 11], [13, 14]])
 
 
+def test_blur_pool_space_matches_direct_sum_and_commutes_with_rot90():
+    k = np.array([1.0, 3.0, 3.0, 1.0]) / 8
+    for size in (10, 9):
+        v = np.random.default_rng(size).normal(size=(2, size, size, 3, 2))
+        out = np.asarray(blur_pool_space(lie.GroupFeatures(jnp.asarray(v), None)).values)
+        n = -(-size // 2)
+        assert out.shape == (2, n, n, 3, 2)
+        padded = np.pad(v, ((0, 0), (1, 3), (1, 3), (0, 0), (0, 0)))
+        ref = np.stack(
+            [np.stack([np.einsum("a,b,nabmc->nmc", k, k, padded[:, 2 * y : 2 * y + 4, 2 * x : 2 * x + 4]) for x in range(n)], 1)
+             for y in range(n)], 1,
+        )
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+    v = jnp.asarray(np.random.default_rng(0).normal(size=(1, 10, 10, 2, 1)))
+    pooled = blur_pool_space(lie.GroupFeatures(v, None)).values
+    rotated = blur_pool_space(lie.GroupFeatures(jnp.rot90(v, axes=(1, 2)), None)).values
+    np.testing.assert_allclose(rotated, jnp.rot90(pooled, axes=(1, 2)), atol=1e-12)
+    assert float(jnp.sum(pooled)) == pytest.approx(float(jnp.sum(v)), rel=1e-9)  # taps sum to 1 per output
+
+
+def test_gaussian_blur_matches_scipy():
+    from scipy import ndimage
+
+    x = np.random.default_rng(1).normal(size=(2, 12, 11, 1))
+    for sigma in (1.0, 0.5):
+        ref = np.stack([ndimage.gaussian_filter(im[..., 0], sigma, mode="constant", truncate=3.0) for im in x])
+        np.testing.assert_allclose(np.asarray(gaussian_blur(jnp.asarray(x), sigma))[..., 0], ref, atol=1e-12)
+
+
 def test_stencil_and_bad_input():
     np.testing.assert_array_equal(stencil_offsets(3)[0, 2], [-1.0, 1.0])
     with pytest.raises(ValueError, match="kernel_size must be an odd int"):
@@ -187,6 +222,12 @@ def test_stencil_and_bad_input():
         model.convs[0](f.values)
     with pytest.raises(ValueError, match="radius must be > 0"):
         LiftingConv2d(lie.SL(2), 1, 2, kernel_size=3, radius=0.0, hidden=4, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="rbf_width must be > 0"):
+        LiftingConv2d(lie.SL(2), 1, 2, kernel_size=3, radius=1.0, hidden=4, rbf_width=0.0, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        _model("SL2", pooling="avg")
+    with pytest.raises(ValueError, match="input_blur must be >= 0"):
+        _model("SL2", input_blur=-1.0)
 
 
 def test_small_cnn_shapes_and_errors():

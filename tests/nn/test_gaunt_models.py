@@ -215,3 +215,17 @@ def test_dynamics_without_charge_node_features_is_invariant_to_flipping_every_ch
     assert relative_error(flip_invariant(pos, vel, -charges), out) < 1e-12
     assert relative_error(flip_invariant(pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6  # one charge still matters
     assert relative_error(signed(pos, vel, -charges), signed(pos, vel, charges)) > 1e-6
+
+
+def test_dynamics_with_charge_radial_features(rng):
+    pos = jnp.asarray(rng.normal(size=(2, 5, 3)))
+    vel = jnp.asarray(rng.normal(size=(2, 5, 3)) * 0.5)
+    charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(2, 5)))
+    model = GauntDynamics(channels=4, lmax=L, layers=2, num_radial=6, charge_radial=True, charge_node_features=False, rngs=nnx.Rngs(4))
+    assert model.blocks[0].conv.radial.layers[0].in_features == 2 * 6 + 1  # basis, q_i q_j, q_i q_j * basis
+    out = model(pos, vel, charges)
+    R = random_orthogonal(jax.random.key(30), True)
+    t = jnp.asarray(rng.normal(size=3))
+    assert relative_error(model(pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
+    assert relative_error(model(pos, vel, -charges), out) < 1e-12  # still only products of charges
+    assert relative_error(model(pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6
