@@ -13,6 +13,9 @@ divided by the RMS of the features):
 - ``fresh``: ``x -> A x`` with an independently drawn sample set of ``M`` elements (how the model
   is used): Monte-Carlo error, which falls with ``M``;
 - ``noise``: the same ``x`` with two independent sample sets: the Monte-Carlo floor alone.
+
+``--per-layer`` adds the ``moved`` error of every layer's summary
+(:meth:`AffineConvNet.layer_features`, the largest ``M``): where the grid error enters.
 """
 
 from __future__ import annotations
@@ -51,6 +54,19 @@ def measure(model, images: np.ndarray, A: np.ndarray, num: int, seed: int = 0) -
     return {"moved": rel(np.stack(moved)), "fresh": rel(f(jnp.asarray(moved_images), s2)), "noise": rel(f(jnp.asarray(images), s2))}
 
 
+def moved_per_layer(model, images: np.ndarray, A: np.ndarray, num: int, seed: int = 0) -> list[float]:
+    """The ``moved`` relative error of :meth:`AffineConvNet.layer_features`, one value per layer."""
+    samples = model.draw_samples(jax.random.key(seed), num=num)
+    moved_images = np.asarray(affine_transform_images(images, A, np.zeros((len(A), 2))))
+    f = jax.jit(model.layer_features)
+    base = [np.asarray(b) for b in f(jnp.asarray(images), samples)]
+    moved = [f(jnp.asarray(moved_images[i : i + 1]), translate(model.group, samples, jnp.asarray(A[i], samples.elements.dtype))) for i in range(len(A))]
+    return [
+        float(np.sqrt(np.mean((np.concatenate([np.asarray(m[k]) for m in moved]) - b) ** 2)) / np.sqrt(np.mean(b**2)))
+        for k, b in enumerate(base)
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print the table of the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -58,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--digits", type=int, default=16)
     parser.add_argument("--samples", default="1,2,4,8,16")
     parser.add_argument("--workdir", default=None, help="restore the model of this trained run")
+    parser.add_argument("--per-layer", action="store_true", help="also the moved error of every layer (largest M)")
     args = parser.parse_args(argv)
     config = load_get_config("affnist.py")("gl2" if args.group == "GL+2" else "sl2")
     model = make_affnist_model(config, nnx.Rngs(params=0))
@@ -80,6 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     for num in [int(s) for s in args.samples.split(",")]:
         r = measure(model, images, A, num)
         print(f"{num:>4} {r['moved']:8.4f} {r['fresh']:8.4f} {r['noise']:8.4f}", flush=True)
+    if args.per_layer:
+        num = max(int(s) for s in args.samples.split(","))
+        errors = moved_per_layer(model, images, A, num)
+        print(f"moved, per layer (M = {num}): " + " ".join(f"{e:.4f}" for e in errors))
 
 
 if __name__ == "__main__":

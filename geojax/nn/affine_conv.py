@@ -459,8 +459,8 @@ class AffineConvNet(nnx.Module):
             return SampleSet(*self.group.sample(key, (num,), dtype=dtype, **self.sample_params))
         return sample_concentrated_rotations(self.group, key, num, self.rotation_sigma, dtype=dtype, **self.sample_params)
 
-    def features(self, x: Array, samples: SampleSet) -> Array:
-        """Invariant features ``[B, widths[-1]]``: the last layer's max over space, mean over samples."""
+    def _activations(self, x: Array, samples: SampleSet):
+        """Yield each layer's ``GELU(LayerNorm(.))`` activations ``[B, H_k, W_k, M, widths[k]]``."""
         if x.ndim == 3:
             x = x[..., None]
         x = _check_grid(x, "x", 4, self.in_features)
@@ -470,13 +470,34 @@ class AffineConvNet(nnx.Module):
         for norm, conv in zip(self.norms[:-1], self.convs):
             if self.pooling == "max":
                 f = max_pool_space(f)  # before the norm: 4x less work, and max commutes with GELU
-                f = GroupFeatures(jax.nn.gelu(norm(f.values)), f.samples)
+                v = jax.nn.gelu(norm(f.values))
+                yield v
             else:
-                f = blur_pool_space(GroupFeatures(jax.nn.gelu(norm(f.values)), f.samples))
-            f = conv(f)
+                v = jax.nn.gelu(norm(f.values))
+                yield v
+                v = blur_pool_space(GroupFeatures(v, f.samples)).values
+            f = conv(GroupFeatures(v, f.samples))
+        yield jax.nn.gelu(self.norms[-1](f.values))
+
+    @staticmethod
+    def _summary(v: Array) -> Array:
         # Max over space, mean over the samples: a Monte-Carlo average whose statistics do not
         # depend on how many samples are drawn (a max over samples grows with their number).
-        return jnp.mean(jnp.max(jax.nn.gelu(self.norms[-1](f.values)), axis=(1, 2)), axis=1)
+        return jnp.mean(jnp.max(v, axis=(1, 2)), axis=1)
+
+    def features(self, x: Array, samples: SampleSet) -> Array:
+        """Invariant features ``[B, widths[-1]]``: the last layer's max over space, mean over samples."""
+        *_, last = self._activations(x, samples)
+        return self._summary(last)
+
+    def layer_features(self, x: Array, samples: SampleSet) -> list[Array]:
+        """The same summary of every layer: ``[B, widths[k]]`` for ``k = 0 .. len(widths) - 1``.
+
+        Where the equivariance error of a network comes from: compare the list for ``(x,
+        samples)`` with the one for the transformed image and moved samples
+        (``python -m experiments.affnist_equivariance --per-layer``).
+        """
+        return [self._summary(v) for v in self._activations(x, samples)]
 
     def __call__(self, x: Array, key: Array | None = None, samples: SampleSet | None = None) -> Array:
         """Logits ``[B, n_classes]``; ``samples`` overrides the drawn set (equivariance tests)."""

@@ -237,3 +237,22 @@ def test_small_cnn_shapes_and_errors():
         cnn(jnp.zeros((3, 12, 12, 2)))
     with pytest.raises(ValueError, match="widths"):
         SmallCNN(n_classes=10, widths=(), rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("options", [{}, ANTI_ALIASED])
+def test_layer_features_end_in_features_and_locate_the_grid_error(options):
+    from experiments.affnist_equivariance import moved_per_layer
+
+    with jax.enable_x64(True):
+        model = _model("SL2", **options)
+        x = jnp.zeros((2, 24, 24), jnp.float64).at[:, 8:16, 9:15].set(jax.random.uniform(jax.random.key(5), (2, 8, 6)))
+        s = model.draw_samples(None, jnp.float64)
+        layers = model.layer_features(x, s)
+        assert [f.shape for f in layers] == [(2, 3), (2, 4), (2, 5)]
+        np.testing.assert_array_equal(layers[-1], model.features(x, s))
+        # A grid symmetry moves nothing off the grid: every layer exact. A 20-degree rotation does.
+        exact = moved_per_layer(model, np.asarray(x), np.stack([ROT90] * 2), num=4)
+        assert max(exact) < 1e-6  # the resampler works in float32 (measured ~1.5e-7)
+        c, si = math.cos(0.35), math.sin(0.35)
+        off_grid = moved_per_layer(model, np.asarray(x), np.stack([np.array([[c, -si], [si, c]])] * 2), num=4)
+        assert min(off_grid) > 1e-3
