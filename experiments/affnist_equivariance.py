@@ -38,33 +38,44 @@ from geojax.data.affnist import (
 from geojax.lie import translate
 
 
+def _sample_sets(model, num: int, seed: int):
+    """Two independent sample sets of ``num`` elements from the model's own sampling law."""
+    k1, k2 = jax.random.split(jax.random.key(seed))
+    return model.draw_samples(k1, num=num), model.draw_samples(k2, num=num)
+
+
+def _moved(fn, model, images: np.ndarray, A: np.ndarray, samples):
+    """``fn`` of each image mapped by its ``A[i]`` with the samples moved along (``g -> A[i] g``), stacked."""
+    moved_images = np.asarray(affine_transform_images(images, A, np.zeros((len(A), 2))))
+    outs = [fn(jnp.asarray(moved_images[i : i + 1]), translate(model.group, samples, jnp.asarray(A[i], samples.elements.dtype))) for i in range(len(A))]
+    return jax.tree.map(lambda *o: np.concatenate([np.asarray(x) for x in o]), *outs), moved_images
+
+
+def _relative_change(other, base) -> float:
+    base = np.asarray(base)
+    return float(np.sqrt(np.mean((np.asarray(other) - base) ** 2)) / np.sqrt(np.mean(base**2)))
+
+
 def measure(model, images: np.ndarray, A: np.ndarray, num: int, seed: int = 0) -> dict[str, float]:
     """The three relative errors of the module docstring for ``num`` samples (one map per image)."""
-    k1, k2 = jax.random.split(jax.random.key(seed))
-    s1, s2 = model.draw_samples(k1, num=num), model.draw_samples(k2, num=num)  # the model's own sampling law
-    moved_images = np.asarray(affine_transform_images(images, A, np.zeros((len(A), 2))))
+    s1, s2 = _sample_sets(model, num, seed)
     f = jax.jit(model.features)
-    base = np.asarray(f(jnp.asarray(images), s1))
-    scale = np.sqrt(np.mean(base**2))
-
-    def rel(other):
-        return float(np.sqrt(np.mean((np.asarray(other) - base) ** 2)) / scale)
-
-    moved = [np.asarray(f(jnp.asarray(moved_images[i : i + 1]), translate(model.group, s1, jnp.asarray(A[i], s1.elements.dtype))))[0] for i in range(len(A))]
-    return {"moved": rel(np.stack(moved)), "fresh": rel(f(jnp.asarray(moved_images), s2)), "noise": rel(f(jnp.asarray(images), s2))}
+    base = f(jnp.asarray(images), s1)
+    moved, moved_images = _moved(f, model, images, A, s1)
+    return {
+        "moved": _relative_change(moved, base),
+        "fresh": _relative_change(f(jnp.asarray(moved_images), s2), base),
+        "noise": _relative_change(f(jnp.asarray(images), s2), base),
+    }
 
 
 def moved_per_layer(model, images: np.ndarray, A: np.ndarray, num: int, seed: int = 0) -> list[float]:
-    """The ``moved`` relative error of :meth:`AffineConvNet.layer_features`, one value per layer."""
-    samples = model.draw_samples(jax.random.key(seed), num=num)
-    moved_images = np.asarray(affine_transform_images(images, A, np.zeros((len(A), 2))))
+    """The ``moved`` error of :meth:`AffineConvNet.layer_features`, one value per layer; the same
+    sample set as :func:`measure`, so the last value is its ``moved``."""
+    samples, _ = _sample_sets(model, num, seed)
     f = jax.jit(model.layer_features)
-    base = [np.asarray(b) for b in f(jnp.asarray(images), samples)]
-    moved = [f(jnp.asarray(moved_images[i : i + 1]), translate(model.group, samples, jnp.asarray(A[i], samples.elements.dtype))) for i in range(len(A))]
-    return [
-        float(np.sqrt(np.mean((np.concatenate([np.asarray(m[k]) for m in moved]) - b) ** 2)) / np.sqrt(np.mean(b**2)))
-        for k, b in enumerate(base)
-    ]
+    moved, _ = _moved(f, model, images, A, samples)
+    return [_relative_change(m, b) for m, b in zip(moved, f(jnp.asarray(images), samples))]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -470,11 +470,9 @@ class AffineConvNet(nnx.Module):
         for norm, conv in zip(self.norms[:-1], self.convs):
             if self.pooling == "max":
                 f = max_pool_space(f)  # before the norm: 4x less work, and max commutes with GELU
-                v = jax.nn.gelu(norm(f.values))
-                yield v
-            else:
-                v = jax.nn.gelu(norm(f.values))
-                yield v
+            v = jax.nn.gelu(norm(f.values))
+            yield v
+            if self.pooling == "blur":  # a linear low-pass must follow the nonlinearity
                 v = blur_pool_space(GroupFeatures(v, f.samples)).values
             f = conv(GroupFeatures(v, f.samples))
         yield jax.nn.gelu(self.norms[-1](f.values))

@@ -244,7 +244,7 @@ def test_small_cnn_shapes_and_errors():
 
 @pytest.mark.parametrize("options", [{}, ANTI_ALIASED])
 def test_layer_features_end_in_features_and_locate_the_grid_error(options):
-    from experiments.affnist_equivariance import moved_per_layer
+    from experiments.affnist_equivariance import measure, moved_per_layer
 
     with jax.enable_x64(True):
         model = _model("SL2", **options)
@@ -259,3 +259,6 @@ def test_layer_features_end_in_features_and_locate_the_grid_error(options):
         c, si = math.cos(0.35), math.sin(0.35)
         off_grid = moved_per_layer(model, np.asarray(x), np.stack([np.array([[c, -si], [si, c]])] * 2), num=4)
         assert min(off_grid) > 1e-3
+        # The last layer's value is the script's whole-network "moved" error (same sample set).
+        A = np.stack([np.array([[c, -si], [si, c]])] * 2)
+        assert off_grid[-1] == pytest.approx(measure(model, np.asarray(x), A, num=4)["moved"], rel=1e-9)
