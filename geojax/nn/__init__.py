@@ -8,12 +8,13 @@ from geojax.nn.affine_conv import (
 from geojax.nn.cnn import SmallCNN
 from geojax.nn.linear import MLP, IrrepsLinear
 from geojax.nn.dynamics import GauntDynamics
-from geojax.nn.gaunt_conv import GauntConv, Interaction, ManyBody
+from geojax.nn.gaunt_conv import AttributeProduct, GauntConv, Interaction, ManyBody
 from geojax.nn.point_conv import PointConvLayer, PointConvNet, gate
 from geojax.nn.potential import GauntPotential
 from geojax.nn.spherical import Gate, SphericalLinear
 
 __all__ = [
+    "AttributeProduct",
     "AffineConvNet",
     "Gate",
     "GauntConv",

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from geojax.nn.gaunt_conv import Interaction, Product, check_product, edge_harmonics
+from geojax.nn.gaunt_conv import AttributeProduct, Interaction, Product, check_product, edge_harmonics
 from geojax.nn.graph import check_points, dense_pairs
 from geojax.nn.radial import radial_basis
 from geojax.nn.spherical import SphericalLinear
@@ -23,13 +23,16 @@ class GauntDynamics(nnx.Module):
     charges enter only through ``q_i q_j``, so the model is also invariant to flipping the sign of
     every charge, as Coulomb dynamics is. With ``charge_radial=True`` the edge features also hold
     ``q_i q_j`` times every basis function, so a radial weight can be ``q_i q_j f(r)`` (the form of
-    the Coulomb force) without the radial MLP having to build the product.
+    the Coulomb force) without the radial MLP having to build the product. With
+    ``velocity_attributes=True`` every block is preceded by ``h += W (h (x) Y(v / |v|))``
+    (:class:`AttributeProduct`): SEGNN-style steerable node attributes, so each layer is conditioned
+    on the direction of motion, not only the first (the product follows ``product``).
 
     Raises ``ValueError`` at trace time when positions/velocities are not ``[..., n, 3]`` of one
     shape or charges not ``[..., n]``.
     """
 
-    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, charge_radial: bool = False, rngs: nnx.Rngs):
+    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, charge_radial: bool = False, velocity_attributes: bool = False, rngs: nnx.Rngs):
         check_product(product)
         if lmax < 1:
             raise ValueError(f"GauntDynamics needs lmax >= 1 to carry velocities, got {lmax}")
@@ -41,6 +44,7 @@ class GauntDynamics(nnx.Module):
             Interaction(channels, lmax, (2 if charge_radial else 1) * num_radial + 1, correlation=correlation, avg_neighbours=avg_neighbours, product=product, method=method, rngs=rngs)
             for _ in range(layers)
         ])
+        self.attributes = nnx.List([AttributeProduct(channels, lmax, lmax, product=product, method=method, rngs=rngs) for _ in range(layers)]) if velocity_attributes else None
         self.out = SphericalLinear(channels, 1, lmax, rngs=rngs)
         self.velocity_scale = nnx.Param(jnp.ones(()))
 
@@ -63,7 +67,10 @@ class GauntDynamics(nnx.Module):
         scalars = self.scalar_in(jnp.stack(node_inputs, axis=-1).astype(dtype))  # [..., n, C]
         h = jnp.zeros(scalars.shape + ((self.lmax + 1) ** 2,), dtype)
         h = h.at[..., 0].set(scalars).at[..., 1:4].set(self.vector_in[...].astype(dtype)[:, None] * velocities[..., None, :])
-        for block in self.blocks:
+        attribute = edge_harmonics(velocities, self.lmax) if self.attributes is not None else None
+        for k, block in enumerate(self.blocks):
+            if attribute is not None:
+                h = h + self.attributes[k](h, attribute)
             h = block(h, sh, edge_features, pair_mask)
         delta = self.out(h)[..., 0, 1:4]
         return positions + self.velocity_scale[...].astype(dtype) * velocities + delta

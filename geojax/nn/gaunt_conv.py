@@ -28,6 +28,7 @@ from geojax.nn.linear import MLP
 from geojax.nn.spherical import Gate, SphericalLinear, check_spherical, degree_index
 from geojax.so3.irreps import lmax_from_dim
 from geojax.tp.cg import cg_product, gaunt_path_weights
+from geojax.tp.gaunt import gaunt_tensor_product
 from geojax.tp.grid import product_grid
 
 Product = Literal["gaunt", "cg"]
@@ -72,10 +73,10 @@ def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "a
     lh, ly = _check_pairs(h, sh, radial, pair_mask)
     grid = product_grid((lh, ly), lmax_out, method)
     split = np.eye(ly + 1)[:, degree_index(ly)]  # [Ly+1, (Ly+1)^2]: the degree-l part of sh
-    sh_values = grid.values(sh[..., None, :] * jnp.asarray(split, sh.dtype), ly)  # [..., n, n, Ly+1, *G]
-    h_values = grid.values(h, lh)  # [..., n, C, *G]
+    sh_values = grid.values(sh[..., None, :] * jnp.asarray(split, sh.dtype), ly)  # [*G, ..., n, n, Ly+1] (grid-major)
+    h_values = grid.values(h, lh)  # [*G, ..., n, C]
     weights = radial * pair_mask[..., None, None].astype(radial.dtype)
-    summed = jnp.einsum("...ijcl,...ijlxy,...jcxy->...icxy", weights, sh_values, h_values)
+    summed = jnp.einsum("...ijcl,xy...ijl,xy...jc->xy...ic", weights, sh_values, h_values)
     return grid.project(summed)
 
 
@@ -168,6 +169,36 @@ class ManyBody(nnx.Module):
         else:
             powers = cg_powers(a, [w[...].astype(a.dtype) for w in self.path_weights])
         return sum(linear(p) for linear, p in zip(self.linears, powers))
+
+
+class AttributeProduct(nnx.Module):
+    """``W (UNIT * h (x) a)``: node features times a node attribute, channel-wise, mixed per degree.
+
+    ``a`` (``[..., n, (La+1)**2]``, e.g. the harmonics of each particle's velocity) is shared by
+    every channel: SEGNN-style steerable node attributes. ``product="gaunt"`` uses
+    :func:`geojax.gaunt_tensor_product`; ``"cg"`` :func:`geojax.tp.cg_product` with one learned
+    weight per path, initialised to the Gaunt values, so the twins are equal at initialisation.
+    """
+
+    def __init__(self, channels: int, lmax: int, attribute_lmax: int, *, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+        check_product(product)
+        self.lmax, self.attribute_lmax, self.product, self.method = lmax, attribute_lmax, product, method
+        self.mix = SphericalLinear(channels, channels, lmax, rngs=rngs)
+        if product == "cg":
+            self.path_weights = nnx.Param(jnp.asarray(gaunt_path_weights(lmax, attribute_lmax, lmax), float))
+
+    def __call__(self, h: jnp.ndarray, attribute: jnp.ndarray) -> jnp.ndarray:
+        """``h [..., n, C, (L+1)**2], attribute [..., n, (La+1)**2] -> [..., n, C, (L+1)**2]``."""
+        lh = check_spherical(h, "h")
+        la = lmax_from_dim(attribute.shape[-1], "attribute")
+        if (lh, la) != (self.lmax, self.attribute_lmax):
+            raise ValueError(f"AttributeProduct({self.lmax}, {self.attribute_lmax}): got h of degree {lh} and attribute of degree {la}")
+        a = attribute[..., None, :]
+        if self.product == "gaunt":
+            out = gaunt_tensor_product(h, a, lmax_out=self.lmax, method=self.method)
+        else:
+            out = cg_product(h, lh, a, la, self.lmax, self.path_weights[...].astype(h.dtype))
+        return self.mix(UNIT * out)
 
 
 class Interaction(nnx.Module):

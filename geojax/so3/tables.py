@@ -302,9 +302,9 @@ def from_fourier_table(umax: int, lmax: int) -> FromFourierTable:
 class GridTable:
     """Values of ``Y_lm`` on a Gauss-Legendre x uniform grid, split by ``m``.
 
-    ``to_grid``: ``f[j, k] = sum_m (sum_l X[m, l] theta[m, l, j]) phi[m, k]``.
-    ``from_grid``: ``out[m, l] = sum_j (sum_k f[j, k] phi_w[k, m]) theta_w[m, j, l]`` with the
-    quadrature weights folded into ``phi_w`` and ``theta_w``.
+    ``f[j, k] = sum_m phi[m, k] sum_l theta[m, l, j] X[m, l]`` with ``X[m, l] = x_lm`` (zero
+    where ``l < |m|``; ``gather`` maps the flat e3nn vector to that layout). The projection back
+    is :func:`s2_projection_table`.
     """
 
     gather: np.ndarray  # [2L+1, L+1]
@@ -335,26 +335,12 @@ def s2_grid_table(lmax: int, n_theta: int, n_phi: int) -> GridTable:
 
 
 @functools.lru_cache(maxsize=64)
-def s2_grid_dense_table(lmax: int, n_theta: int, n_phi: int) -> np.ndarray:
-    """``Y_lm`` on the whole grid as one matrix ``[(L+1)^2, n_theta * n_phi]`` (flat e3nn order).
-
-    One GEMM instead of two per-m products: more multiply-adds, fewer (and larger) operations,
-    which wins at small L where per-operation overhead dominates.
-    """
-    grid = s2_grid_table(lmax, n_theta, n_phi)
-    values = np.einsum("mlj,mk->mljk", grid.theta, grid.phi)  # zero where l < |m|
-    out = np.zeros(((lmax + 1) ** 2, n_theta * n_phi))
-    valid = grid.gather < (lmax + 1) ** 2
-    out[grid.gather[valid]] = values[valid].reshape(-1, n_theta * n_phi)
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def s2_projection_table(lmax: int, n_theta: int, n_phi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quadrature-weighted tables for grid -> coefficients: ``(phi_w [n_phi, 2L+1], theta_w [2L+1, n_theta, L+1], scatter)``."""
+def s2_projection_table(lmax: int, n_theta: int, n_phi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature-weighted tables for grid -> coefficients, float64:
+    ``(phi_w [2L+1, n_phi], theta_w [2L+1 (m), L+1 (l), n_theta])`` with
+    ``out[m, l] = sum_j theta_w[m, l, j] sum_k phi_w[m, k] f(t_j, p_k)``."""
     grid = s2_grid_table(lmax, n_theta, n_phi)
     _, weights = gauss_legendre(n_theta)
-    phi_w = (2.0 * np.pi / n_phi) * grid.phi.T
-    theta_w = np.transpose(grid.theta * weights[None, None, :], (0, 2, 1))
-    _, scatter = sh_to_m_layout(lmax)
-    return phi_w, theta_w, scatter
+    phi_w = (2.0 * np.pi / n_phi) * grid.phi
+    theta_w = grid.theta * weights[None, None, :]
+    return phi_w, theta_w

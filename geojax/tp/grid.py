@@ -4,6 +4,11 @@ A model that multiplies many signals (messages over edges, powers of a node basi
 signal to values on a grid once, do every product and sum there pointwise, and project back once.
 :class:`ProductGrid` is that pair of maps for the two Gaunt methods that have a grid: the 2D torus
 of the Fourier method and the Gauss-Legendre sphere grid of the ``"s2grid"`` method.
+
+Grid values are *grid-major*: the grid axes come first and the signal's batch axes after them
+(``[*grid.shape, ...]``), the layout in which the sphere-grid transforms are plain GEMMs with no
+transposes (:mod:`geojax.tp.s2grid`). Numpy broadcasting aligns axes from the right, so values of
+signals whose batch axes have different ranks need ``grid.expand`` before they are multiplied.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 
 from geojax.so3.tables import s2_grid_shape
 from geojax.tp.fourier import fourier_to_sh, sh_to_fourier, torus_coefficients, torus_grid_size, torus_values
-from geojax.tp.s2grid import grid_to_sh, sh_to_grid
+from geojax.tp.s2grid import grid_major_to_sh, sh_to_grid_major, with_batch_rank
 
 GRID_METHODS = ("auto", "fourier", "s2grid")
 
@@ -35,24 +40,31 @@ class ProductGrid:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """The grid shape ``(n_theta, n_phi)`` or ``(n_u, n_v)``."""
+        """The grid axes of :meth:`values`: ``(n_phi, n_theta)`` (sphere grid) or ``(n_u, n_v)`` (torus)."""
         if self.method == "fourier":
             return torus_grid_size(self.degrees, self.lmax_out)
-        return s2_grid_shape(sum(self.degrees) + self.lmax_out)
+        n_theta, n_phi = s2_grid_shape(sum(self.degrees) + self.lmax_out)
+        return n_phi, n_theta
 
     def values(self, array: jnp.ndarray, lmax: int) -> jnp.ndarray:
-        """``[..., (lmax+1)**2] -> [..., *shape]``: the signal's values on the grid (``lmax <= max(degrees)``)."""
+        """``[..., (lmax+1)**2] -> [*shape, ...]``: the signal's values on the grid (``lmax <= max(degrees)``)."""
         if lmax > max(self.degrees):
             raise ValueError(f"a factor of degree {lmax} does not fit a grid for degrees {self.degrees}")
         if self.method == "fourier":
-            return torus_values(sh_to_fourier(array, lmax), *self.shape)
-        return sh_to_grid(array, lmax, *self.shape)
+            return jnp.moveaxis(torus_values(sh_to_fourier(array, lmax), *self.shape), (-2, -1), (0, 1))
+        n_phi, n_theta = self.shape
+        return sh_to_grid_major(array, lmax, n_theta, n_phi)
 
     def project(self, values: jnp.ndarray) -> jnp.ndarray:
-        """``[..., *shape] -> [..., (lmax_out+1)**2]``: exact projection onto degrees ``<= lmax_out``."""
+        """``[*shape, ...] -> [..., (lmax_out+1)**2]``: exact projection onto degrees ``<= lmax_out``."""
+        if values.shape[:2] != self.shape:
+            raise ValueError(f"values: expected grid-major [{self.shape[0]}, {self.shape[1]}, ...], got {values.shape}")
         if self.method == "fourier":
-            return fourier_to_sh(torus_coefficients(values, sum(self.degrees), self.lmax_out), self.lmax_out)
-        return grid_to_sh(values, self.lmax_out)
+            torus = jnp.moveaxis(values, (0, 1), (-2, -1))
+            return fourier_to_sh(torus_coefficients(torus, sum(self.degrees), self.lmax_out), self.lmax_out)
+        return grid_major_to_sh(values, self.lmax_out)
+
+    expand = staticmethod(with_batch_rank)
 
 
 def product_grid(degrees: tuple[int, ...], lmax_out: int, method: str = "auto") -> ProductGrid:

@@ -229,3 +229,31 @@ def test_dynamics_with_charge_radial_features(rng):
     assert relative_error(model(pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
     assert relative_error(model(pos, vel, -charges), out) < 1e-12  # still only products of charges
     assert relative_error(model(pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6
+
+
+def test_dynamics_with_velocity_attributes_is_equivariant_and_twins_agree(rng):
+    pos = jnp.asarray(rng.normal(size=(2, 5, 3)))
+    vel = jnp.asarray(rng.normal(size=(2, 5, 3)) * 0.5)
+    charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(2, 5)))
+    gaunt = GauntDynamics(channels=4, lmax=L, layers=2, velocity_attributes=True, rngs=nnx.Rngs(5))
+    cg = GauntDynamics(channels=4, lmax=L, layers=2, velocity_attributes=True, product="cg", rngs=nnx.Rngs(5))
+    plain = GauntDynamics(channels=4, lmax=L, layers=2, rngs=nnx.Rngs(5))
+    out = gaunt(pos, vel, charges)
+    assert relative_error(cg(pos, vel, charges), out) < 1e-12  # same parameters, products equal at init
+    assert relative_error(plain(pos, vel, charges), out) > 1e-6  # the attribute products do something
+    for k, reflect in enumerate((False, True)):
+        R = random_orthogonal(jax.random.key(40 + k), reflect)
+        t = jnp.asarray(rng.normal(size=3))
+        assert relative_error(gaunt(pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
+    perm = rng.permutation(5)
+    assert relative_error(gaunt(pos[:, perm], vel[:, perm], charges[:, perm]), out[:, perm]) < 1e-12
+    grads = nnx.grad(lambda m: jnp.sum(m(pos, vel, charges) ** 2))(cg)
+    assert np.abs(np.asarray(grads["attributes"][0]["path_weights"][...])).max() > 0
+
+
+def test_attribute_product_rejects_wrong_degrees(rng):
+    from geojax.nn import AttributeProduct
+
+    layer = AttributeProduct(3, 2, 1, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="attribute of degree 2"):
+        layer(jnp.ones((4, 3, 9)), jnp.ones((4, 9)))

@@ -21,7 +21,9 @@ def test_sum_of_products_on_grid_equals_sum_of_gaunt_products(rng, method):
     x = rng.normal(size=(5, (lx + 1) ** 2))
     y = rng.normal(size=(5, (ly + 1) ** 2))
     grid = product_grid((lx, ly), lout, method)
-    out = grid.project(jnp.sum(grid.values(x, lx) * grid.values(y, ly), axis=0))
+    values_x, values_y = grid.values(x, lx), grid.values(y, ly)
+    assert values_x.shape == grid.shape + (5,)  # grid-major: grid axes first
+    out = grid.project(jnp.sum(values_x * values_y, axis=-1))
     ref = sum(gaunt_tensor_product(x[k], y[k], lmax_out=lout, method="dense") for k in range(5))
     assert relative_error(out, ref) < 1e-12
 
@@ -35,6 +37,8 @@ def test_product_grid_rejects_bad_arguments():
         product_grid((2, -1), 1)
     with pytest.raises(ValueError, match="does not fit"):
         product_grid((1, 1), 2).values(jnp.zeros(9), 2)
+    with pytest.raises(ValueError, match="grid-major"):
+        product_grid((1, 1), 2).project(jnp.zeros((3, 3, 4)))
 
 
 def test_cg_with_gaunt_path_weights_is_the_gaunt_product(rng):

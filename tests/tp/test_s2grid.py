@@ -1,0 +1,82 @@
+"""The grid-major sphere-grid transforms against e3nn-jax's spherical harmonics at the grid points."""
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from geojax.so3.tables import gauss_legendre, s2_grid_shape
+from geojax.tp.s2grid import gaunt_s2grid, grid_major_to_sh, sh_to_grid_major, with_batch_rank
+from tests.conftest import relative_error
+
+
+@pytest.fixture(autouse=True)
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def _grid_vectors(n_theta: int, n_phi: int) -> np.ndarray:
+    """``[n_phi, n_theta, 3]`` unit vectors: y = cos t (Gauss-Legendre), p = atan2(x, z) uniform."""
+    cos_t, _ = gauss_legendre(n_theta)
+    sin_t = np.sqrt(1.0 - cos_t**2)
+    p = 2.0 * np.pi * np.arange(n_phi) / n_phi
+    return np.stack([sin_t[None] * np.sin(p)[:, None], np.broadcast_to(cos_t, (n_phi, n_theta)), sin_t[None] * np.cos(p)[:, None]], -1)
+
+
+@pytest.mark.parametrize("lmax", [0, 1, 4, 7])
+def test_grid_values_are_e3nn_harmonics_at_the_grid_points(lmax, rng):
+    n_theta, n_phi = s2_grid_shape(3 * lmax + 1)
+    x = rng.normal(size=(2, 3, (lmax + 1) ** 2))
+    sh = e3nn.spherical_harmonics(e3nn.s2_irreps(lmax), jnp.asarray(_grid_vectors(n_theta, n_phi)), True, "integral").array
+    ref = jnp.einsum("kji,abi->kjab", sh, x)
+    values = sh_to_grid_major(jnp.asarray(x), lmax, n_theta, n_phi)
+    assert values.shape == (n_phi, n_theta, 2, 3)
+    assert relative_error(values, ref) < 1e-13
+
+
+@pytest.mark.parametrize("lmax", [1, 5, 12])
+def test_projection_inverts_the_transform_on_an_exact_grid(lmax, rng):
+    n_theta, n_phi = s2_grid_shape(2 * lmax)
+    x = jnp.asarray(rng.normal(size=(4, (lmax + 1) ** 2)))
+    values = sh_to_grid_major(x, lmax, n_theta, n_phi)
+    assert relative_error(grid_major_to_sh(values, lmax), x) < 1e-13
+    # too coarse a grid is no longer exact: the check above can fail
+    coarse = sh_to_grid_major(x, lmax, *s2_grid_shape(lmax))
+    assert relative_error(grid_major_to_sh(coarse, lmax), x) > 1e-3
+
+
+def test_product_broadcasts_leading_axes_of_different_rank(rng):
+    x = jnp.asarray(rng.normal(size=(3, 1, 16)))  # L = 3, leading (3, 1)
+    y = jnp.asarray(rng.normal(size=(5, 9)))  # L = 2, leading (5,)
+    out = gaunt_s2grid(x, 3, y, 2, 5)
+    assert out.shape == (3, 5, 36)
+    for a in range(3):
+        for b in range(5):
+            single = gaunt_s2grid(x[a, 0], 3, y[b], 2, 5)
+            assert relative_error(out[a, b], single) < 1e-13
+    # unbatched inputs: no batch axes at all
+    assert gaunt_s2grid(x[0, 0], 3, y[0], 2, 5).shape == (36,)
+
+
+def test_with_batch_rank_pads_after_the_grid_axes():
+    values = jnp.zeros((5, 3, 7))
+    assert with_batch_rank(values, 3).shape == (5, 3, 1, 1, 7)
+    with pytest.raises(ValueError, match="batch_rank"):
+        with_batch_rank(values, 0)
+
+
+def test_dense_forward_for_many_signals_equals_the_per_m_transform(rng):
+    from geojax.tp.s2grid import DENSE_FORWARD_MIN_VALUES, use_dense_forward
+
+    lmax, (n_theta, n_phi) = 2, s2_grid_shape(7)
+    batch = -(-DENSE_FORWARD_MIN_VALUES // (n_theta * n_phi))
+    assert use_dense_forward(lmax, n_theta, n_phi, batch) and not use_dense_forward(lmax, n_theta, n_phi, 8)
+    assert not use_dense_forward(12, *s2_grid_shape(48), batch)  # large L: the per-m GEMMs always
+    x = jnp.asarray(rng.normal(size=(batch, (lmax + 1) ** 2)))
+    dense = sh_to_grid_major(x, lmax, n_theta, n_phi)
+    per_m = sh_to_grid_major(x[:8], lmax, n_theta, n_phi)
+    assert relative_error(dense[..., :8], per_m) < 1e-13
+    sh = e3nn.spherical_harmonics(e3nn.s2_irreps(lmax), jnp.asarray(_grid_vectors(n_theta, n_phi)), True, "integral").array
+    assert relative_error(dense[..., -3:], jnp.einsum("kji,bi->kjb", sh, x[-3:])) < 1e-13
