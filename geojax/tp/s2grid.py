@@ -9,7 +9,7 @@ Layout: inside this module the batch axes come *last* ("grid-major": coefficient
 ``[2L+1 (m), L+1 (l), ...]``, grid values ``[n_phi, n_theta, ...]``). Every transform is then a
 small table times a wide ``[K, batch]`` matrix, a GEMM XLA runs without transposes between the
 stages; only the input and the output change layout. On 2 CPU cores this made the L = 8 product
-1.7x faster than the same math with the batch axes first (README "Benchmarks").
+about 1.6x faster than the same math with the batch axes first (README "Benchmarks").
 """
 
 from __future__ import annotations
