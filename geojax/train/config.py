@@ -61,11 +61,13 @@ def check_config_overrides(argv: list[str]) -> None:
                 )
 
 
-def optimizer_section(*, learning_rate: float, warmup_steps: int, final_lr_fraction: float, weight_decay: float, grad_clip: float, name: str = "adamw") -> ml_collections.ConfigDict:
+def optimizer_section(*, learning_rate: float, warmup_steps: int, final_lr_fraction: float, weight_decay: float, grad_clip: float, name: str = "adamw", ema_decay: float = 0.0) -> ml_collections.ConfigDict:
     """``config.optimizer`` (read by :func:`geojax.train.optim.make_optimizer`): warm-up, cosine decay to
-    ``learning_rate * final_lr_fraction``, decoupled weight decay, global-norm gradient clipping."""
+    ``learning_rate * final_lr_fraction``, decoupled weight decay, global-norm gradient clipping;
+    ``ema_decay > 0`` makes the trainer evaluate and return an exponential moving average of the
+    parameters (see :func:`geojax.train.optim.ema_decay_at`)."""
     return ml_collections.ConfigDict(
-        {"name": name, "learning_rate": learning_rate, "warmup_steps": warmup_steps, "final_lr_fraction": final_lr_fraction, "weight_decay": weight_decay, "grad_clip": grad_clip}
+        {"name": name, "learning_rate": learning_rate, "warmup_steps": warmup_steps, "final_lr_fraction": final_lr_fraction, "weight_decay": weight_decay, "grad_clip": grad_clip, "ema_decay": ema_decay}
     )
 
 

@@ -13,12 +13,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 from flax import nnx
 
 from geojax.train.checkpoint import Checkpointer, PreemptionGuard
 from geojax.train.mesh import make_data_mesh, replicate, shard_batch
 from geojax.train.metrics import MetricWriter, progress_bar
-from geojax.train.optim import make_optimizer
+from geojax.train.optim import ema_decay_at, ema_decay_of, make_optimizer
 from geojax.train.plots import plot_metrics
 from geojax.train.task import Task
 from geojax.train.workdir import prepare_workdir
@@ -56,6 +57,10 @@ def train_and_evaluate(
     checkpoint_every, keep_checkpoints, num_devices}``; ``optimizer.*`` (see
     :func:`geojax.train.optim.make_optimizer`); everything else is the task's.
 
+    With ``optimizer.ema_decay > 0`` the state also carries an exponential moving average of the
+    parameters (:func:`geojax.train.optim.ema_decay_at`), checkpointed with the rest; evaluation,
+    the returned model and :func:`load_trained_model` then use the averaged parameters.
+
     Randomness: ``seed`` is split once into init / data / step keys; step ``s`` uses
     ``fold_in(key, s)``, so data order and dropout are a function of the step and a resumed run is
     bitwise identical to an uninterrupted one on the same hardware.
@@ -76,7 +81,8 @@ def train_and_evaluate(
     model = task.make_model(config, nnx.Rngs(params=init_key))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx, schedule = make_optimizer(config.optimizer, tc.steps)
-    state = {"params": params, "opt_state": tx.init(params), "rest": rest}
+    ema_decay = ema_decay_of(config.optimizer)
+    state = _initial_state(params, tx, rest, ema_decay)
     state = replicate(state, mesh)
     n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params))
     log.info("model %s with %d parameters on %d devices", type(model).__name__, n_params, mesh.devices.size)
@@ -91,20 +97,24 @@ def train_and_evaluate(
         log.info("resumed from step %d in %s", start_step, workdir)
 
     # ---- Compiled steps ----------------------------------------------------------------------
-    def train_step(state, batch, key):
+    def train_step(state, batch, key, step):
         def loss_fn(params):
             return task.loss(nnx.merge(graphdef, params, state["rest"]), batch, key)
 
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = jax.tree.map(lambda p, u: p + u, state["params"], updates)
-        return {"params": params, "opt_state": opt_state, "rest": state["rest"]}, {"loss": loss, **aux}
+        new_state = {"params": params, "opt_state": opt_state, "rest": state["rest"]}
+        if ema_decay:
+            decay = ema_decay_at(ema_decay, step)
+            new_state["ema_params"] = optax.incremental_update(params, state["ema_params"], 1.0 - decay)
+        return new_state, {"loss": loss, **aux}
 
     train_step = jax.jit(train_step, donate_argnums=(0,))
 
     @jax.jit
     def eval_step(state, batch):
-        model = nnx.merge(graphdef, state["params"], state["rest"])
+        model = nnx.merge(graphdef, _eval_params(state), state["rest"])
         per_example = task.eval_metrics(model, batch)
         weight = batch["_weight"]
         return {k: jnp.sum(v * weight) for k, v in per_example.items()}, jnp.sum(weight)
@@ -125,7 +135,7 @@ def train_and_evaluate(
     with PreemptionGuard() as guard, progress_bar(start_step, tc.steps) as bar:
         while step < tc.steps:
             local = task.train_batch(config, jax.random.fold_in(data_key, step), jax.process_index(), jax.process_count())
-            new_state, metrics = train_step(state, shard_batch(local, mesh), jax.random.fold_in(step_key, step))
+            new_state, metrics = train_step(state, shard_batch(local, mesh), jax.random.fold_in(step_key, step), step + 1)
             loss = float(metrics["loss"])
             if not math.isfinite(loss):
                 checkpointer.close()
@@ -158,7 +168,20 @@ def train_and_evaluate(
         eval_metrics = evaluate(state)
     if jax.process_index() == 0:
         plot_metrics(workdir)
-    return RunResult(workdir, start_step, step, preempted, eval_metrics, nnx.merge(graphdef, state["params"], state["rest"]))
+    return RunResult(workdir, start_step, step, preempted, eval_metrics, nnx.merge(graphdef, _eval_params(state), state["rest"]))
+
+
+def _initial_state(params, tx: optax.GradientTransformation, rest, ema_decay: float) -> dict:
+    """The trainer's state; ``ema_params`` only when averaging, so checkpoints of runs without it keep their layout."""
+    state = {"params": params, "opt_state": tx.init(params), "rest": rest}
+    if ema_decay:
+        state["ema_params"] = jax.tree.map(jnp.copy, params)
+    return state
+
+
+def _eval_params(state: dict):
+    """The parameters to evaluate: the moving average when the run keeps one."""
+    return state.get("ema_params", state["params"])
 
 
 def _pad_for_devices(batch: dict, n_devices: int) -> dict:
@@ -182,7 +205,8 @@ def load_trained_model(config: ml_collections.ConfigDict, workdir: str | Path, t
     """``(step, model)``: the model of the latest checkpoint in ``workdir`` (a run of ``config``).
 
     The state is restored with the structure :func:`train_and_evaluate` saves (parameters,
-    optimizer state, other variables); only the model is returned, on the default device.
+    optimizer state, other variables, and the parameter average when ``optimizer.ema_decay > 0``);
+    only the model is returned, with the averaged parameters where there are any, on the default device.
 
     Raises:
       FileNotFoundError: ``workdir`` holds no checkpoint.
@@ -195,7 +219,7 @@ def load_trained_model(config: ml_collections.ConfigDict, workdir: str | Path, t
     try:
         if checkpointer.latest_step() is None:
             raise FileNotFoundError(f"no checkpoint in {Path(workdir) / 'checkpoints'}")
-        step, state = checkpointer.restore({"params": params, "opt_state": tx.init(params), "rest": rest})
+        step, state = checkpointer.restore(_initial_state(params, tx, rest, ema_decay_of(config.optimizer)))
     finally:
         checkpointer.close()
-    return step, nnx.merge(graphdef, state["params"], state["rest"])
+    return step, nnx.merge(graphdef, _eval_params(state), state["rest"])

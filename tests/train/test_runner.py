@@ -19,6 +19,7 @@ from geojax.train import (
     NonFiniteLossError,
     WorkdirConflict,
     check_config_overrides,
+    load_trained_model,
     read_metrics,
     train_and_evaluate,
 )
@@ -115,6 +116,94 @@ def test_workdir_of_another_config_is_refused_unless_overwrite(tmp_path):
         train_and_evaluate(other, tmp_path, task)
     result = train_and_evaluate(other, tmp_path, task, overwrite=True)
     assert (result.start_step, result.final_step) == (0, 3)
+
+
+def _flat(tree) -> dict[str, np.ndarray]:
+    """``{"a/b/0": array}`` of an nnx State or of the nested dicts orbax restores (which end in ``/value``)."""
+    if isinstance(tree, nnx.State):
+        tree = nnx.to_pure_dict(tree)
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    names = ("/".join(str(getattr(k, "key", k)) for k in path) for path, _ in flat)
+    return {name.removesuffix("/value"): np.asarray(v) for name, (_, v) in zip(names, flat)}
+
+
+def _raw_checkpoint(workdir, step):
+    """The state saved at ``step``, restored without a target (nested dicts of arrays)."""
+    import orbax.checkpoint as ocp
+
+    manager = ocp.CheckpointManager(Path(workdir).absolute() / "checkpoints")
+    try:
+        return manager.restore(step, args=ocp.args.StandardRestore())
+    finally:
+        manager.close()
+
+
+def test_parameter_ema_averages_the_trained_weights_and_is_what_gets_evaluated(tmp_path):
+    task = get_task("tetris")
+    steps, decay = 6, 0.5
+    plain_config = small_config(steps=steps, checkpoint_every=1, keep_checkpoints=steps + 1)
+    plain = train_and_evaluate(plain_config, tmp_path / "plain", task)
+    ema_config = small_config(steps=steps)
+    ema_config.unlock()
+    ema_config.optimizer.ema_decay = decay
+    ema_config.lock()
+    ema = train_and_evaluate(ema_config, tmp_path / "ema", task)
+
+    # the average does not feed back into training
+    assert _losses(tmp_path / "ema") == _losses(tmp_path / "plain")
+    # reference: the recursion over the plain run's per-step parameters, decay min(d, (1+s)/(10+s))
+    init_key = jax.random.split(jax.random.key(plain_config.seed), 3)[0]
+    expected = _flat(nnx.state(task.make_model(plain_config, nnx.Rngs(params=init_key)), nnx.Param))
+    for s in range(1, steps + 1):
+        d = min(decay, (1 + s) / (10 + s))
+        params_s = _flat(_raw_checkpoint(tmp_path / "plain", s)["params"])
+        expected = {k: d * e + (1 - d) * params_s[k] for k, e in expected.items()}
+    saved = _raw_checkpoint(tmp_path / "ema", steps)
+    got, saved_ema = _flat(nnx.state(ema.model, nnx.Param)), _flat(saved["ema_params"])
+    assert set(got) == set(expected) == set(saved_ema)
+    for k in expected:
+        np.testing.assert_allclose(saved_ema[k], expected[k], rtol=1e-5, atol=1e-7, err_msg=k)
+        np.testing.assert_array_equal(got[k], saved_ema[k], err_msg=k)
+    # the raw parameters are still trained and checkpointed, and differ from their average
+    trained, saved_params = _flat(nnx.state(plain.model, nnx.Param)), _flat(saved["params"])
+    for k in trained:
+        np.testing.assert_array_equal(saved_params[k], trained[k], err_msg=k)
+    assert any(not np.allclose(trained[k], got[k]) for k in trained)
+    # evaluation and the reloaded model use the average
+    step, reloaded = load_trained_model(ema_config, tmp_path / "ema", task)
+    assert step == steps
+    reloaded = _flat(nnx.state(reloaded, nnx.Param))
+    for k in got:
+        np.testing.assert_array_equal(reloaded[k], got[k], err_msg=k)
+    assert ema.eval_metrics != plain.eval_metrics
+
+
+def test_parameter_ema_survives_preemption_bitwise(tmp_path):
+    task = get_task("tetris")
+    config = small_config(steps=8, checkpoint_every=3)
+    config.unlock()
+    config.optimizer.ema_decay = 0.9
+    config.lock()
+    full = train_and_evaluate(config, tmp_path / "full", task)
+
+    def preempt(step):
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    assert train_and_evaluate(config, tmp_path / "resumed", task, on_step=preempt).preempted
+    second = train_and_evaluate(config, tmp_path / "resumed", task)
+    assert second.start_step == 4
+    for a, b in zip(jax.tree.leaves(_params(full)), jax.tree.leaves(_params(second))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ema_decay_outside_unit_interval_is_refused(tmp_path):
+    config = small_config(steps=2)
+    config.unlock()
+    config.optimizer.ema_decay = 1.0
+    config.lock()
+    with pytest.raises(ValueError, match=r"config.optimizer.ema_decay must be in \[0, 1\).*got 1.0"):
+        train_and_evaluate(config, tmp_path, get_task("tetris"))
 
 
 def test_unknown_config_override_lists_valid_fields():
