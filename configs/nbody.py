@@ -41,6 +41,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.charge_node_features = True  # False: charges only as q_i q_j (invariant to flipping every charge)
     c.model.charge_radial = False  # True: edge features also q_i q_j times each radial function
     c.model.velocity_attributes = False  # True: every block also multiplies h by Y(v) (SEGNN-style node attributes)
+    c.model.position_updates = False  # True: every block moves a running position estimate and sees its geometry (EGNN-style)
 
     c.optimizer = optimizer_section(learning_rate=1e-3, warmup_steps=100, final_lr_fraction=0.01, weight_decay=1e-8, grad_clip=1.0)
 

@@ -28,11 +28,18 @@ class GauntDynamics(nnx.Module):
     (:class:`AttributeProduct`): SEGNN-style steerable node attributes, so each layer is conditioned
     on the direction of motion, not only the first (the product follows ``product``).
 
+    With ``position_updates=True`` the model is a learned integrator (EGNN-style coordinate
+    updates): block ``k`` sees the geometry of the running estimate ``x_k`` (``x_0`` the input
+    positions) and moves it, ``x_{k+1} = x_k + (s / K) v + delta_k`` with ``delta_k`` the ``l = 1``
+    part of a per-block linear read-out; edges, harmonics and radial features are recomputed from
+    ``x_k`` in every block, and ``x_K`` is the prediction. The updates are equivariant vectors, so the
+    symmetries above still hold.
+
     Raises ``ValueError`` at trace time when positions/velocities are not ``[..., n, 3]`` of one
     shape or charges not ``[..., n]``.
     """
 
-    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, charge_radial: bool = False, velocity_attributes: bool = False, rngs: nnx.Rngs):
+    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, charge_radial: bool = False, velocity_attributes: bool = False, position_updates: bool = False, rngs: nnx.Rngs):
         check_product(product)
         if lmax < 1:
             raise ValueError(f"GauntDynamics needs lmax >= 1 to carry velocities, got {lmax}")
@@ -45,7 +52,11 @@ class GauntDynamics(nnx.Module):
             for _ in range(layers)
         ])
         self.attributes = nnx.List([AttributeProduct(channels, lmax, lmax, product=product, method=method, rngs=rngs) for _ in range(layers)]) if velocity_attributes else None
-        self.out = SphericalLinear(channels, 1, lmax, rngs=rngs)
+        self.position_updates = position_updates
+        if position_updates:  # one read-out per block
+            self.out = nnx.List([SphericalLinear(channels, 1, lmax, rngs=rngs) for _ in range(layers)])
+        else:
+            self.out = SphericalLinear(channels, 1, lmax, rngs=rngs)
         self.velocity_scale = nnx.Param(jnp.ones(()))
 
     def __call__(self, positions: jnp.ndarray, velocities: jnp.ndarray, charges: jnp.ndarray) -> jnp.ndarray:
@@ -56,21 +67,31 @@ class GauntDynamics(nnx.Module):
         if charges.shape != positions.shape[:-1]:
             raise ValueError(f"charges: expected shape {positions.shape[:-1]}, got {charges.shape}")
         dtype = positions.dtype
-        rel, dist, pair_mask = dense_pairs(positions, cutoff=self.cutoff)
-        sh = edge_harmonics(rel, self.lmax)
         charge_products = charges[..., :, None] * charges[..., None, :]
-        basis = radial_basis(dist, self.num_radial, self.cutoff)
-        parts = [basis, charge_products[..., None]] + ([charge_products[..., None] * basis] if self.charge_radial else [])
-        edge_features = jnp.concatenate(parts, axis=-1)
         speed = jnp.linalg.norm(velocities, axis=-1)
         node_inputs = [charges, speed] if self.charge_node_features else [speed]
         scalars = self.scalar_in(jnp.stack(node_inputs, axis=-1).astype(dtype))  # [..., n, C]
         h = jnp.zeros(scalars.shape + ((self.lmax + 1) ** 2,), dtype)
         h = h.at[..., 0].set(scalars).at[..., 1:4].set(self.vector_in[...].astype(dtype)[:, None] * velocities[..., None, :])
         attribute = edge_harmonics(velocities, self.lmax) if self.attributes is not None else None
+        step = self.velocity_scale[...].astype(dtype) * velocities
+        x = positions
+        geometry = self._edges(x, charge_products)
         for k, block in enumerate(self.blocks):
             if attribute is not None:
                 h = h + self.attributes[k](h, attribute)
-            h = block(h, sh, edge_features, pair_mask)
-        delta = self.out(h)[..., 0, 1:4]
-        return positions + self.velocity_scale[...].astype(dtype) * velocities + delta
+            h = block(h, *geometry)
+            if self.position_updates:
+                x = x + step / len(self.blocks) + self.out[k](h)[..., 0, 1:4]
+                if k + 1 < len(self.blocks):
+                    geometry = self._edges(x, charge_products)
+        if self.position_updates:
+            return x
+        return positions + step + self.out(h)[..., 0, 1:4]
+
+    def _edges(self, positions: jnp.ndarray, charge_products: jnp.ndarray):
+        """``(sh, edge_features, pair_mask)`` of all pairs within the cutoff of ``positions``."""
+        rel, dist, pair_mask = dense_pairs(positions, cutoff=self.cutoff)
+        basis = radial_basis(dist, self.num_radial, self.cutoff)
+        parts = [basis, charge_products[..., None]] + ([charge_products[..., None] * basis] if self.charge_radial else [])
+        return edge_harmonics(rel, self.lmax), jnp.concatenate(parts, axis=-1), pair_mask

@@ -252,6 +252,34 @@ def test_dynamics_with_velocity_attributes_is_equivariant_and_twins_agree(rng):
     assert np.abs(np.asarray(grads["attributes"][0]["path_weights"][...])).max() > 0
 
 
+@pytest.mark.parametrize("product", ["gaunt", "cg"])
+def test_dynamics_with_position_updates_is_equivariant_and_moves_the_geometry(rng, product):
+    pos = jnp.asarray(rng.normal(size=(2, 5, 3)))
+    vel = jnp.asarray(rng.normal(size=(2, 5, 3)) * 0.5)
+    charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(2, 5)))
+    model = GauntDynamics(channels=4, lmax=L, layers=3, position_updates=True, product=product, rngs=nnx.Rngs(6))
+    out = _check_dynamics_equivariance(model, pos, vel, charges, rng, seed=50)
+    # with every read-out zero the integrator is x + s v (the velocity steps add up to one)
+    still = nnx.clone(model)
+    nnx.update(still.out, jax.tree.map(jnp.zeros_like, nnx.state(still.out)))
+    assert relative_error(still(pos, vel, charges), pos + vel) < 1e-14
+    # the last block sees the moved geometry: changing the first read-out changes what later blocks compute
+    nudged = nnx.clone(model)
+    nnx.update(nudged.out[0], jax.tree.map(lambda w: 1.1 * w, nnx.state(nudged.out[0])))
+    first_only = relative_error(nudged(pos, vel, charges) - out, 0.1 * (model.out[0](_first_block_state(model, pos, vel, charges))[..., 0, 1:4]))
+    assert first_only > 1e-6
+    single = GauntDynamics(channels=4, lmax=L, layers=1, position_updates=True, product=product, rngs=nnx.Rngs(6))
+    assert single(pos, vel, charges).shape == pos.shape
+
+
+def _first_block_state(model, pos, vel, charges):
+    """The node features after the first block of ``model`` (for the test above)."""
+    h = jnp.zeros((*pos.shape[:-1], model.channels, (model.lmax + 1) ** 2))
+    scalars = model.scalar_in(jnp.stack([charges, jnp.linalg.norm(vel, axis=-1)], axis=-1))
+    h = h.at[..., 0].set(scalars).at[..., 1:4].set(model.vector_in[...][:, None] * vel[..., None, :])
+    return model.blocks[0](h, *model._edges(pos, charges[..., :, None] * charges[..., None, :]))
+
+
 def test_attribute_product_rejects_wrong_degrees(rng):
     from geojax.nn import AttributeProduct
 
