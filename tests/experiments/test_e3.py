@@ -28,6 +28,7 @@ def test_nbody_quick_run(tmp_path):
     np.testing.assert_allclose(m["eval/mse_constant_velocity"], ref, rtol=1e-5)
     e3_report.main(["--nbody", str(tmp_path / "run"), "--out", str(tmp_path / "report")])
     assert f"| Gaunt (s2grid) | 1 | 1 | 4 | {m['eval/mse']:.4f} ± 0.0000 |" in (tmp_path / "report" / "results.md").read_text()
+    assert (tmp_path / "report" / "nbody_mse.png").exists()
 
 
 def test_bpa_quick_run(tmp_path):
