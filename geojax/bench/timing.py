@@ -45,22 +45,52 @@ def _cost_flops(compiled) -> float | None:
 def time_jitted(fn: Callable, *args, repeats: int = 10, warmup: int = 2, min_time_s: float = 0.2) -> Timing:
     """Lower and compile ``jax.jit(fn)`` (timed), warm up, then time at least ``repeats`` calls.
 
-    More calls are made, up to ``max(repeats, ...)``, until ``min_time_s`` has passed, so that fast
-    kernels get a stable median. Every call is followed by ``block_until_ready``.
+    More calls are made, up to 1,000, until ``min_time_s`` has passed, so that fast kernels get a
+    stable median. Every call is followed by ``block_until_ready``. Raises what compiling or
+    calling ``fn`` raises.
     """
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    for _ in range(warmup):
-        jax.block_until_ready(compiled(*args))
-    times = []
+    result = time_interleaved({"fn": fn}, *args, repeats=repeats, warmup=warmup, min_time_s=min_time_s)["fn"]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup: int = 2, min_time_s: float = 0.2) -> dict[str, Timing | Exception]:
+    """Time several functions of the same ``args`` in interleaved rounds: ``{name: Timing}``.
+
+    Each function is lowered and compiled (timed) and warmed up; then every round calls each once,
+    in an order rotated from round to round, until each has at least ``repeats`` calls and
+    ``min_time_s`` per function has passed (at most 1,000 rounds). A slow drift of the machine
+    (frequency, a neighbour on a shared host) then lands on every function alike, so ratios of
+    medians from one call are not skewed by which function happened to run first. A function that
+    fails to compile or run maps to its exception instead of a ``Timing``.
+    """
+    compiled, compile_s, results = {}, {}, {}
+    for name, fn in fns.items():
+        try:
+            start = time.perf_counter()
+            compiled[name] = jax.jit(fn).lower(*args).compile()
+            compile_s[name] = time.perf_counter() - start
+            for _ in range(warmup):
+                jax.block_until_ready(compiled[name](*args))
+        except Exception as err:  # reported per function, not raised
+            compiled.pop(name, None)
+            results[name] = err
+    names = list(compiled)
+    times = {name: [] for name in names}
     begin = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - begin < min_time_s and len(times) < 1000):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - t0)
-    ms = 1e3 * np.asarray(times)
-    return Timing(float(np.median(ms)), float(np.percentile(ms, 10)), float(np.percentile(ms, 90)), len(ms), compile_s, _cost_flops(compiled), _temp_bytes(compiled))
+    for round_ in range(1000):
+        if round_ >= repeats and time.perf_counter() - begin >= min_time_s * len(names):
+            break
+        for k in range(len(names)):
+            name = names[(round_ + k) % len(names)]
+            t0 = time.perf_counter()
+            jax.block_until_ready(compiled[name](*args))
+            times[name].append(time.perf_counter() - t0)
+    for name in names:
+        ms = 1e3 * np.asarray(times[name])
+        results[name] = Timing(float(np.median(ms)), float(np.percentile(ms, 10)), float(np.percentile(ms, 90)), len(ms), compile_s[name], _cost_flops(compiled[name]), _temp_bytes(compiled[name]))
+    return {name: results[name] for name in fns}
 
 
 def _temp_bytes(compiled) -> int | None:

@@ -23,7 +23,7 @@ import numpy as np
 
 import geojax
 from geojax.bench.e3nn_baselines import e3nn_cg_gaunt, e3nn_grid_gaunt, e3nn_grid_power
-from geojax.bench.timing import Timing, fit_exponent, time_jitted
+from geojax.bench.timing import fit_exponent, time_interleaved
 from geojax.environment import environment_info
 from geojax.so3 import DENSE_LMAX
 from geojax.tp.cg import E3NN_CG_MAX_L
@@ -134,15 +134,25 @@ def run_benchmark(args) -> list[Row]:
         x64, y64, lmax_out = _inputs(args.op, lmax, args.batch, args.channels, dtype, args.nu)
         ref = _reference(args.op, x64, y64, lmax_out, args.nu)
         operands = (jnp.asarray(x64, dtype),) if y64 is None else (jnp.asarray(x64, dtype), jnp.asarray(y64, dtype))
+        candidates, timed = {}, {}
+        for name in names:
+            fn, reason = _candidate(args.op, name, lmax, lmax_out, args.nu, args)
+            candidates[name] = (fn, reason)
+            if fn is not None:
+                timed[name] = fn
+        # all methods of one configuration in interleaved rounds: their ratios share the machine's drift
+        timings = time_interleaved(timed, *operands, repeats=args.repeats)
         for name in names:
             base = dict(op=args.op, lmax=lmax, lmax_out=lmax_out, batch=args.batch, channels=args.channels, dtype=str(dtype), method=name)
-            fn, reason = _candidate(args.op, name, lmax, lmax_out, args.nu, args)
+            fn, reason = candidates[name]
             if fn is None:
                 rows.append(Row(**base, status=reason))
                 print(f"[L={lmax:2d}] {name:10s} {reason}", flush=True)
                 continue
             try:
-                timing: Timing = time_jitted(fn, *operands, repeats=args.repeats)
+                timing = timings[name]
+                if isinstance(timing, Exception):
+                    raise timing
                 out = np.asarray(jax.jit(fn)(*operands)[:4], np.float64)
             except Exception as err:  # a baseline that breaks is a row, not a crash
                 message = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}"

@@ -66,3 +66,23 @@ def test_parse_lmax_and_exponent():
     assert tp.parse_lmax("1-3,8") == [1, 2, 3, 8]
     rows = [tp.Row("product", l, 2 * l, 1, 1, "float32", "m", "ok", median_ms=0.5 * l**3) for l in (4, 8, 16)]
     assert tp.exponents(rows)["m"] == pytest.approx(3.0)
+
+
+def test_interleaved_timing_orders_costs_and_reports_failures():
+    from geojax.bench import time_interleaved, time_jitted
+
+    x = jax.numpy.ones((256, 256), jax.numpy.float32)
+
+    def bad(a):
+        raise ValueError("does not trace")
+
+    out = time_interleaved({"cheap": lambda a: a[0, 0] + 1.0, "heavy": lambda a: (a @ a @ a @ a).sum(), "bad": bad},
+                           x, repeats=7, min_time_s=0.0)
+    assert list(out) == ["cheap", "heavy", "bad"]
+    assert isinstance(out["bad"], ValueError)
+    cheap, heavy = out["cheap"], out["heavy"]
+    assert cheap.runs == heavy.runs == 7  # one call of each per round
+    assert heavy.median_ms > cheap.median_ms and heavy.p10_ms <= heavy.median_ms <= heavy.p90_ms
+    assert heavy.compile_s > 0 and heavy.flops == pytest.approx(3 * 2 * 256**3 + 256**2, rel=0.05)
+    with pytest.raises(ValueError, match="does not trace"):
+        time_jitted(bad, x)
