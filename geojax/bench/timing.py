@@ -59,10 +59,12 @@ def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup:
     """Time several functions of the same ``args`` in interleaved rounds: ``{name: Timing}``.
 
     Each function is lowered and compiled (timed) and warmed up; then every round calls each once,
-    in an order rotated from round to round, until each has at least ``repeats`` calls and
+    in a freshly shuffled order (seeded), until each has at least ``repeats`` calls and
     ``min_time_s`` per function has passed (at most 1,000 rounds). A slow drift of the machine
     (frequency, a neighbour on a shared host) then lands on every function alike, so ratios of
-    medians from one call are not skewed by which function happened to run first. A function that
+    medians from one call are not skewed by which function happened to run first; the shuffle
+    (not a rotation, under which each function always follows the same one) also spreads the cost
+    of a cache emptied by the previous call. A function that
     fails to compile or run maps to its exception instead of a ``Timing``.
     """
     compiled, compile_s, results = {}, {}, {}
@@ -78,12 +80,13 @@ def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup:
             results[name] = err
     names = list(compiled)
     times = {name: [] for name in names}
+    order = np.random.default_rng(0)
     begin = time.perf_counter()
     for round_ in range(1000):
         if round_ >= repeats and time.perf_counter() - begin >= min_time_s * len(names):
             break
-        for k in range(len(names)):
-            name = names[(round_ + k) % len(names)]
+        for k in order.permutation(len(names)):
+            name = names[k]
             t0 = time.perf_counter()
             jax.block_until_ready(compiled[name](*args))
             times[name].append(time.perf_counter() - t0)
