@@ -18,9 +18,8 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-from geojax.so3.tables import s2_grid_shape
 from geojax.tp.fourier import fourier_to_sh, sh_to_fourier, torus_coefficients, torus_grid_size, torus_values
-from geojax.tp.s2grid import grid_major_to_sh, sh_to_grid_major, with_batch_rank
+from geojax.tp.s2grid import grid_major_to_sh, kernel_grid_shape, sh_to_grid_major, with_batch_rank
 
 GRID_METHODS = ("auto", "fourier", "s2grid")
 
@@ -43,7 +42,7 @@ class ProductGrid:
         """The grid axes of :meth:`values`: ``(n_phi, n_theta)`` (sphere grid) or ``(n_u, n_v)`` (torus)."""
         if self.method == "fourier":
             return torus_grid_size(self.degrees, self.lmax_out)
-        n_theta, n_phi = s2_grid_shape(sum(self.degrees) + self.lmax_out)
+        n_theta, n_phi = kernel_grid_shape(sum(self.degrees) + self.lmax_out)
         return n_phi, n_theta
 
     def values(self, array: jnp.ndarray, lmax: int) -> jnp.ndarray:

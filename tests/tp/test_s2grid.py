@@ -80,3 +80,12 @@ def test_dense_forward_for_many_signals_equals_the_per_m_transform(rng):
     assert relative_error(dense[..., :8], per_m) < 1e-13
     sh = e3nn.spherical_harmonics(e3nn.s2_irreps(lmax), jnp.asarray(_grid_vectors(n_theta, n_phi)), True, "integral").array
     assert relative_error(dense[..., -3:], jnp.einsum("kji,bi->kjb", sh, x[-3:])) < 1e-13
+
+
+@pytest.mark.parametrize("bandwidth", [0, 1, 7, 16, 32, 33, 64])
+def test_kernel_grid_is_the_smallest_exact_grid_with_an_even_number_of_azimuths(bandwidth):
+    from geojax.tp.s2grid import kernel_grid_shape
+
+    n_theta, n_phi = kernel_grid_shape(bandwidth)
+    smallest = s2_grid_shape(bandwidth)
+    assert n_theta == smallest[0] and n_phi % 2 == 0 and n_phi in (smallest[1], smallest[1] + 1)
