@@ -133,7 +133,7 @@ def with_batch_rank(values: jnp.ndarray, batch_rank: int) -> jnp.ndarray:
 
 
 def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:
-    """Gaunt product on the smallest exact grid; leading axes of ``x`` and ``y`` broadcast."""
+    """Gaunt product on the smallest exact grid with an even number of azimuths (:func:`kernel_grid_shape`); leading axes of ``x`` and ``y`` broadcast."""
     n_theta, n_phi = kernel_grid_shape(lx + ly + lmax_out)
     rank = max(x.ndim, y.ndim) - 1
     vx = with_batch_rank(sh_to_grid_major(x, lx, n_theta, n_phi), rank)
