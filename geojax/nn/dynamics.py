@@ -68,11 +68,7 @@ class GauntDynamics(nnx.Module):
             raise ValueError(f"charges: expected shape {positions.shape[:-1]}, got {charges.shape}")
         dtype = positions.dtype
         charge_products = charges[..., :, None] * charges[..., None, :]
-        speed = jnp.linalg.norm(velocities, axis=-1)
-        node_inputs = [charges, speed] if self.charge_node_features else [speed]
-        scalars = self.scalar_in(jnp.stack(node_inputs, axis=-1).astype(dtype))  # [..., n, C]
-        h = jnp.zeros(scalars.shape + ((self.lmax + 1) ** 2,), dtype)
-        h = h.at[..., 0].set(scalars).at[..., 1:4].set(self.vector_in[...].astype(dtype)[:, None] * velocities[..., None, :])
+        h = self._node_features(velocities, charges)
         attribute = edge_harmonics(velocities, self.lmax) if self.attributes is not None else None
         step = self.velocity_scale[...].astype(dtype) * velocities
         x = positions
@@ -88,6 +84,15 @@ class GauntDynamics(nnx.Module):
         if self.position_updates:
             return x
         return positions + step + self.out(h)[..., 0, 1:4]
+
+    def _node_features(self, velocities: jnp.ndarray, charges: jnp.ndarray) -> jnp.ndarray:
+        """``[..., n, C, (L+1)**2]``: scalars from ``(q, |v|)`` (or ``|v|``), vectors ``w_c v``."""
+        dtype = velocities.dtype
+        speed = jnp.linalg.norm(velocities, axis=-1)
+        node_inputs = [charges, speed] if self.charge_node_features else [speed]
+        scalars = self.scalar_in(jnp.stack(node_inputs, axis=-1).astype(dtype))  # [..., n, C]
+        h = jnp.zeros(scalars.shape + ((self.lmax + 1) ** 2,), dtype)
+        return h.at[..., 0].set(scalars).at[..., 1:4].set(self.vector_in[...].astype(dtype)[:, None] * velocities[..., None, :])
 
     def _edges(self, positions: jnp.ndarray, charge_products: jnp.ndarray):
         """``(sh, edge_features, pair_mask)`` of all pairs within the cutoff of ``positions``."""

@@ -274,9 +274,7 @@ def test_dynamics_with_position_updates_is_equivariant_and_moves_the_geometry(rn
 
 def _first_block_state(model, pos, vel, charges):
     """The node features after the first block of ``model`` (for the test above)."""
-    h = jnp.zeros((*pos.shape[:-1], model.channels, (model.lmax + 1) ** 2))
-    scalars = model.scalar_in(jnp.stack([charges, jnp.linalg.norm(vel, axis=-1)], axis=-1))
-    h = h.at[..., 0].set(scalars).at[..., 1:4].set(model.vector_in[...][:, None] * vel[..., None, :])
+    h = model._node_features(vel, charges)
     return model.blocks[0](h, *model._edges(pos, charges[..., :, None] * charges[..., None, :]))
 
 

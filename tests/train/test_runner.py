@@ -140,7 +140,7 @@ def _raw_checkpoint(workdir, step):
 
 def test_parameter_ema_averages_the_trained_weights_and_is_what_gets_evaluated(tmp_path):
     task = get_task("tetris")
-    steps, decay = 6, 0.5
+    steps, decay = 6, 0.3  # the ramp (1+s)/(10+s) is below 0.3 for s <= 2 and above it from s = 3: both branches
     plain_config = small_config(steps=steps, checkpoint_every=1, keep_checkpoints=steps + 1)
     plain = train_and_evaluate(plain_config, tmp_path / "plain", task)
     ema_config = small_config(steps=steps)
