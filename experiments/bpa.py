@@ -80,6 +80,7 @@ class BPATask:
         m = config.model
         potential = GauntPotential(
             num_species=len(present), channels=m.channels, lmax=m.lmax, layers=m.layers, correlation=m.correlation,
+            distinct_factors=m.get("distinct_factors", False),  # runs saved before the field existed
             num_radial=m.num_radial, cutoff=m.cutoff, avg_neighbours=m.avg_neighbours, product=m.product, method=m.method, rngs=rngs,
         )
         shift = float(np.mean(train["energy"]))

@@ -47,7 +47,7 @@ def molecules(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def measure(product: str, lmax: int, args) -> dict:
-    model = GauntPotential(num_species=4, channels=args.channels, lmax=lmax, layers=args.layers, correlation=args.correlation, cutoff=5.0, product=product, rngs=nnx.Rngs(0))
+    model = GauntPotential(num_species=4, channels=args.channels, lmax=lmax, layers=args.layers, correlation=args.correlation, distinct_factors=args.distinct_factors, cutoff=5.0, product=product, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(model)
     positions, species = (jnp.asarray(a) for a in molecules(args.batch))
     target_e, target_f = jnp.zeros(args.batch), jnp.zeros_like(positions)
@@ -63,7 +63,7 @@ def measure(product: str, lmax: int, args) -> dict:
     inference = time_jitted(infer, params, positions, repeats=args.repeats)
     return {
         "product": product, "lmax": lmax, "batch": args.batch, "channels": args.channels, "layers": args.layers, "correlation": args.correlation,
-        "train_ms": train.median_ms, "train_p10_ms": train.p10_ms, "train_p90_ms": train.p90_ms, "train_compile_s": train.compile_s,
+        "distinct_factors": args.distinct_factors, "train_ms": train.median_ms, "train_p10_ms": train.p10_ms, "train_p90_ms": train.p90_ms, "train_compile_s": train.compile_s,
         "train_temp_mb": None if train.temp_bytes is None else train.temp_bytes / 2**20,
         "infer_ms": inference.median_ms, "infer_configs_per_s": args.batch / (inference.median_ms * 1e-3), "infer_compile_s": inference.compile_s,
         "params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)),
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--correlation", type=int, default=2)
+    parser.add_argument("--distinct-factors", action="store_true", help="one channel mixing per extra many-body factor (GauntPotential(distinct_factors=True))")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--out", default="workdirs/e3_speed")
     args = parser.parse_args(argv)

@@ -97,14 +97,37 @@ def gaunt_powers(a: jnp.ndarray, nu: int, *, method: str = "auto") -> list[jnp.n
     """``[a, a^2, ..., a^nu]`` channel-wise, each truncated at the degree of ``a``, scaled by ``UNIT^(k-1)``.
 
     One transform to the grid exact for ``a^nu`` (it is also exact for every lower power), pointwise
-    powers, one projection per power: no intermediate truncation.
+    powers, one projection per power: no intermediate truncation. :func:`gaunt_chain` with every
+    factor equal to ``a``.
     """
-    lmax = check_spherical(a, "a")
-    if nu == 1:
+    return gaunt_chain(a, [a] * (nu - 1), method=method)
+
+
+def gaunt_chain(a: jnp.ndarray, factors: list[jnp.ndarray], *, method: str = "auto") -> list[jnp.ndarray]:
+    """``[p_1, ..., p_nu]`` with ``p_1 = a`` and ``p_k = UNIT^(k-1) a b_2 ... b_k`` (pointwise on S^2).
+
+    Args:
+      a: ``[..., C, (L+1)**2]``; factors: ``nu - 1`` arrays ``b_2 .. b_nu`` of the same shape.
+      method: ``"auto"``, ``"s2grid"`` or ``"fourier"``.
+
+    Returns:
+      ``nu`` arrays of ``a``'s shape, each product truncated at ``L`` once, at the end (the grid is
+      exact for the ``nu``-fold product, so no intermediate degree is lost). A factor that *is*
+      ``a`` reuses ``a``'s transform.
+
+    Raises:
+      ValueError: ``a`` is not spherical channels, or a factor's shape differs from ``a``'s.
+    """
+    lmax = _check_factors(a, factors)
+    if not factors:
         return [a]
-    grid = product_grid((lmax,) * nu, lmax, method)
-    values = grid.values(a, lmax)
-    return [a] + [UNIT ** (k - 1) * grid.project(values**k) for k in range(2, nu + 1)]
+    grid = product_grid((lmax,) * (len(factors) + 1), lmax, method)
+    a_values = grid.values(a, lmax)
+    powers, current = [a], a_values
+    for k, b in enumerate(factors, start=2):
+        current = current * (a_values if b is a else grid.values(b, lmax))
+        powers.append(UNIT ** (k - 1) * grid.project(current))
+    return powers
 
 
 def cg_powers(a: jnp.ndarray, path_weights: list[jnp.ndarray]) -> list[jnp.ndarray]:
@@ -112,12 +135,34 @@ def cg_powers(a: jnp.ndarray, path_weights: list[jnp.ndarray]) -> list[jnp.ndarr
 
     ``path_weights[k - 2]`` weights the paths ``((k-1) L, L) -> (k L if k < nu else L)``.
     """
-    lmax = check_spherical(a, "a")
+    return cg_chain(a, [a] * len(path_weights), path_weights)
+
+
+def cg_chain(a: jnp.ndarray, factors: list[jnp.ndarray], path_weights: list[jnp.ndarray]) -> list[jnp.ndarray]:
+    """The CG twin of :func:`gaunt_chain`: ``p_k = UNIT CG(p_(k-1), b_k)`` with exact intermediate degrees.
+
+    ``path_weights[k - 2]`` weights the paths ``((k-1) L, L) -> (k L if k < nu else L)``; with
+    :func:`geojax.tp.gaunt_path_weights` of those paths the result equals :func:`gaunt_chain`.
+
+    Raises:
+      ValueError: as :func:`gaunt_chain`, or ``len(path_weights) != len(factors)``.
+    """
+    lmax = _check_factors(a, factors)
+    if len(path_weights) != len(factors):
+        raise ValueError(f"path_weights: expected one array per factor ({len(factors)}), got {len(path_weights)}")
     powers, current = [a], a
-    for weights, (degree, _, out_degree) in zip(path_weights, _cg_power_paths(lmax, len(path_weights) + 1)):
-        current = UNIT * cg_product(current, degree, a, lmax, out_degree, weights)
+    for b, weights, (degree, _, out_degree) in zip(factors, path_weights, _cg_power_paths(lmax, len(factors) + 1)):
+        current = UNIT * cg_product(current, degree, b, lmax, out_degree, weights)
         powers.append(current[..., : (lmax + 1) ** 2])
     return powers
+
+
+def _check_factors(a: jnp.ndarray, factors: list[jnp.ndarray]) -> int:
+    lmax = check_spherical(a, "a")
+    for k, b in enumerate(factors, start=2):
+        if b.shape != a.shape:
+            raise ValueError(f"factors[{k - 2}] (b_{k}): expected the shape of a {a.shape}, got {b.shape}")
+    return lmax
 
 
 def _cg_power_paths(lmax: int, nu: int) -> list[tuple[int, int, int]]:
@@ -151,24 +196,32 @@ class GauntConv(nnx.Module):
 
 
 class ManyBody(nnx.Module):
-    """``B = sum_{k=1..nu} W_k a^k``: channel-wise powers of the node basis mixed per degree (MACE-style)."""
+    """``B = sum_{k=1..nu} W_k p_k``: channel-wise products of the node basis, mixed per degree (MACE-style).
 
-    def __init__(self, channels: int, lmax: int, correlation: int, *, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+    ``p_k = a^k`` (``distinct_factors=False``) or ``p_k = a (V_2 a) ... (V_k a)`` with one learned
+    per-degree channel mixing ``V_k`` per extra factor (``distinct_factors=True``), so the
+    weight of a path ``(l1, l2)`` in the Gaunt product is a learned ``u_l1 v_l2`` instead of ``u_l1 u_l2``.
+    The CG twin (``product="cg"``) applies the same mixings and learns one weight per path on top.
+    """
+
+    def __init__(self, channels: int, lmax: int, correlation: int, *, distinct_factors: bool = False, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
         check_product(product)
         if correlation < 1:
             raise ValueError(f"correlation must be >= 1, got {correlation}")
         self.correlation, self.product, self.method = correlation, product, method
         self.linears = nnx.List([SphericalLinear(channels, channels, lmax, rngs=rngs) for _ in range(correlation)])
+        self.factor_mixes = nnx.List([SphericalLinear(channels, channels, lmax, rngs=rngs) for _ in range(correlation - 1)] if distinct_factors else [])
         if product == "cg":
             weights = [gaunt_path_weights(*p) for p in _cg_power_paths(lmax, correlation)]
             self.path_weights = nnx.List([nnx.Param(jnp.asarray(w, float)) for w in weights])
 
     def __call__(self, a: jnp.ndarray) -> jnp.ndarray:
+        factors = [mix(a) for mix in self.factor_mixes] if len(self.factor_mixes) else [a] * (self.correlation - 1)
         if self.product == "gaunt":
-            powers = gaunt_powers(a, self.correlation, method=self.method)
+            products = gaunt_chain(a, factors, method=self.method)
         else:
-            powers = cg_powers(a, [w[...].astype(a.dtype) for w in self.path_weights])
-        return sum(linear(p) for linear, p in zip(self.linears, powers))
+            products = cg_chain(a, factors, [w[...].astype(a.dtype) for w in self.path_weights])
+        return sum(linear(p) for linear, p in zip(self.linears, products))
 
 
 class AttributeProduct(nnx.Module):
@@ -204,11 +257,11 @@ class AttributeProduct(nnx.Module):
 class Interaction(nnx.Module):
     """One message-passing block: ``h' = Gate(ManyBody(Conv(W_in h) / avg_neighbours) + W_skip h)``."""
 
-    def __init__(self, channels: int, lmax: int, edge_features: int, *, correlation: int = 2, avg_neighbours: float = 1.0, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+    def __init__(self, channels: int, lmax: int, edge_features: int, *, correlation: int = 2, distinct_factors: bool = False, avg_neighbours: float = 1.0, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
         self.avg_neighbours = float(avg_neighbours)
         self.pre = SphericalLinear(channels, channels, lmax, rngs=rngs)
         self.conv = GauntConv(channels, lmax, edge_features, product=product, method=method, rngs=rngs)
-        self.many_body = ManyBody(channels, lmax, correlation, product=product, method=method, rngs=rngs)
+        self.many_body = ManyBody(channels, lmax, correlation, distinct_factors=distinct_factors, product=product, method=method, rngs=rngs)
         self.skip = SphericalLinear(channels, channels, lmax, rngs=rngs)
         self.gate = Gate(channels, lmax, rngs=rngs)
 

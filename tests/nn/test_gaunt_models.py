@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from geojax.nn import GauntDynamics, GauntPotential
-from geojax.nn.gaunt_conv import cg_aggregate, cg_powers, edge_harmonics, gaunt_aggregate, gaunt_powers
+from geojax.nn.gaunt_conv import ManyBody, cg_aggregate, cg_chain, cg_powers, edge_harmonics, gaunt_aggregate, gaunt_chain, gaunt_powers
 from geojax.nn.graph import dense_pairs
 from geojax.nn.spherical import degree_index, gate_activation, norm_activation, spherical_linear
 from geojax.tp import gaunt_path_weights, gaunt_tensor_product
@@ -89,6 +89,39 @@ def test_gaunt_powers_equal_cg_powers_with_exact_intermediates(rng):
     assert relative_error(gaunt[1], np.sqrt(4 * np.pi) * gaunt_tensor_product(a, a, lmax_out=L)) < 1e-12
 
 
+def test_gaunt_chain_of_distinct_factors_equals_products_and_the_cg_chain(rng):
+    a, b, c = (jnp.asarray(rng.normal(size=(4, 3, (L + 1) ** 2))) for _ in range(3))
+    gaunt = gaunt_chain(a, [b, c], method="s2grid")
+    # reference: exact intermediate a b (degree 2L), one final truncation at L
+    ab = gaunt_tensor_product(a, b, lmax_out=2 * L, method="dense")
+    abc = gaunt_tensor_product(ab, c, lmax_out=L, method="dense")
+    assert relative_error(gaunt[1], np.sqrt(4 * np.pi) * ab[..., : (L + 1) ** 2]) < 1e-12
+    assert relative_error(gaunt[2], 4 * np.pi * abc) < 1e-12
+    cg = cg_chain(a, [b, c], [jnp.asarray(gaunt_path_weights(L, L, 2 * L)), jnp.asarray(gaunt_path_weights(2 * L, L, L))])
+    for g, t in zip(gaunt, cg):
+        assert relative_error(g, t) < 1e-12
+    # the order of the factors does not matter (pointwise products commute); a wrong product would
+    assert relative_error(gaunt_chain(a, [c, b])[2], gaunt[2]) < 1e-12
+    assert relative_error(gaunt_chain(b, [a, a])[2], gaunt[2]) > 1e-3
+    with pytest.raises(ValueError, match=r"factors\[1\]"):
+        gaunt_chain(a, [b, c[..., :1, :]])
+    with pytest.raises(ValueError, match="path_weights"):
+        cg_chain(a, [b, c], [jnp.ones(3)])
+
+
+@pytest.mark.parametrize("product", ["gaunt", "cg"])
+def test_many_body_with_distinct_factors_is_equivariant_and_differs_from_powers(rng, product):
+    a = jnp.asarray(rng.normal(size=(5, 4, (L + 1) ** 2)))
+    block = ManyBody(4, L, 3, distinct_factors=True, product=product, rngs=nnx.Rngs(3))
+    powers = ManyBody(4, L, 3, product=product, rngs=nnx.Rngs(3))
+    assert len(block.factor_mixes) == 2 and len(powers.factor_mixes) == 0
+    out = block(a)
+    for k, reflect in enumerate((False, True)):
+        R = random_orthogonal(jax.random.key(20 + k), reflect)
+        assert relative_error(block(rotate_signals(a, R, L)), rotate_signals(out, R, L)) < 1e-12
+    assert relative_error(out, powers(a)) > 1e-3
+
+
 def _molecule(rng, batch=2, n=7, species=3):
     pos = jnp.asarray(rng.normal(size=(batch, n, 3)) * 1.3)
     return pos, jnp.asarray(rng.integers(0, species, size=(batch, n)))
@@ -100,10 +133,10 @@ def _potential(product, dtype_seed=0, **kw):
     return GauntPotential(**args, rngs=nnx.Rngs(dtype_seed))
 
 
-@pytest.mark.parametrize("product", ["gaunt", "cg"])
-def test_potential_is_e3_invariant_and_forces_equivariant(rng, product):
+@pytest.mark.parametrize("product,distinct_factors", [("gaunt", False), ("cg", False), ("gaunt", True)])
+def test_potential_is_e3_invariant_and_forces_equivariant(rng, product, distinct_factors):
     pos, species = _molecule(rng)
-    model = _potential(product)
+    model = _potential(product, distinct_factors=distinct_factors)
     energy, forces = energy_and_forces(model, pos, species)
     for k, reflect in enumerate((False, True)):
         R = random_orthogonal(jax.random.key(10 + k), reflect)
@@ -129,9 +162,10 @@ def test_forces_are_minus_the_finite_difference_gradient(rng):
         assert abs(float(fd[0]) + float(forces[0, atom, axis])) < 1e-8 * max(1.0, abs(float(fd[0])))
 
 
-def test_gaunt_and_cg_twins_agree_at_initialisation_and_cg_path_weights_learn(rng):
+@pytest.mark.parametrize("distinct_factors", [False, True])
+def test_gaunt_and_cg_twins_agree_at_initialisation_and_cg_path_weights_learn(rng, distinct_factors):
     pos, species = _molecule(rng)
-    gaunt, cg = _potential("gaunt"), _potential("cg")
+    gaunt, cg = _potential("gaunt", distinct_factors=distinct_factors), _potential("cg", distinct_factors=distinct_factors)
     e_g, f_g = energy_and_forces(gaunt, pos, species)
     e_c, f_c = energy_and_forces(cg, pos, species)
     assert relative_error(e_c, e_g) < 1e-12 and relative_error(f_c, f_g) < 1e-11
