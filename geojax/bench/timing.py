@@ -21,6 +21,7 @@ class Timing:
     compile_s: float
     flops: float | None
     temp_bytes: int | None = None  # XLA's scratch memory of the compiled function (memory_analysis)
+    output: object = dataclasses.field(default=None, repr=False, compare=False)  # of the last timed call
 
     @property
     def gflops_per_s(self) -> float | None:
@@ -65,9 +66,10 @@ def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup:
     medians from one call are not skewed by which function happened to run first; the shuffle
     (not a rotation, under which each function always follows the same one) also spreads the cost
     of a cache emptied by the previous call. A function that
-    fails to compile or run maps to its exception instead of a ``Timing``.
+    fails to compile or run maps to its exception instead of a ``Timing``. ``Timing.output`` holds
+    the result of the last timed call, so callers check values without compiling again.
     """
-    compiled, compile_s, results = {}, {}, {}
+    compiled, compile_s, results, outputs = {}, {}, {}, {}
     for name, fn in fns.items():
         try:
             start = time.perf_counter()
@@ -88,11 +90,11 @@ def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup:
         for k in order.permutation(len(names)):
             name = names[k]
             t0 = time.perf_counter()
-            jax.block_until_ready(compiled[name](*args))
+            outputs[name] = jax.block_until_ready(compiled[name](*args))
             times[name].append(time.perf_counter() - t0)
     for name in names:
         ms = 1e3 * np.asarray(times[name])
-        results[name] = Timing(float(np.median(ms)), float(np.percentile(ms, 10)), float(np.percentile(ms, 90)), len(ms), compile_s[name], _cost_flops(compiled[name]), _temp_bytes(compiled[name]))
+        results[name] = Timing(float(np.median(ms)), float(np.percentile(ms, 10)), float(np.percentile(ms, 90)), len(ms), compile_s[name], _cost_flops(compiled[name]), _temp_bytes(compiled[name]), outputs[name])
     return {name: results[name] for name in fns}
 
 

@@ -84,5 +84,6 @@ def test_interleaved_timing_orders_costs_and_reports_failures():
     assert cheap.runs == heavy.runs == 7  # one call of each per round
     assert heavy.median_ms > cheap.median_ms and heavy.p10_ms <= heavy.median_ms <= heavy.p90_ms
     assert heavy.compile_s > 0 and heavy.flops == pytest.approx(3 * 2 * 256**3 + 256**2, rel=0.05)
+    assert float(cheap.output) == 2.0 and float(heavy.output) == pytest.approx(256.0**5, rel=1e-5)  # results of the timed calls
     with pytest.raises(ValueError, match="does not trace"):
         time_jitted(bad, x)
