@@ -5,7 +5,8 @@
 N-body rows read the final test evaluation from each run's ``metrics.jsonl``; 3BPA-style rows
 restore each run's last checkpoint and evaluate it on every test temperature. Training speed is the
 median ``steps_per_sec`` the trainer logged (wall clock, shared machine: compare within one table).
-Runs are grouped by product; cells are mean +- sample std over the runs (seeds) of a group.
+Runs are grouped by model (product, and for 3BPA-style runs whether the many-body factors are
+distinct); cells are mean +- sample std over the runs (seeds) of a group.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ import numpy as np
 from flax import nnx
 
 PRODUCT_LABELS = {"gaunt": "Gaunt (s2grid)", "cg": "CG twin (e3nn-jax)"}
+
+
+def model_label(model: ml_collections.ConfigDict) -> str:
+    """The table label of a run's ``config.model``: its product, plus the many-body variant if set."""
+    label = PRODUCT_LABELS[model.product]
+    return label + ", distinct factors" if model.get("distinct_factors", False) else label
 
 
 def _records(workdir: Path) -> list[dict]:
@@ -43,14 +50,14 @@ def _cell(values: list[float], fmt: str = ".4f") -> str:
 
 
 def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
-    """``{product: {"mse": [...], "ms_per_step": [...], "params": [...]}}`` from finished N-body runs."""
+    """``{label: {"mse": [...], "ms_per_step": [...], "params": [...]}}`` from finished N-body runs."""
     groups: dict[str, dict[str, list[float]]] = {}
     for run in runs:
         config, records = _config(run), _records(run)
         evals = [r for r in records if "eval/mse" in r]
         if not evals or evals[-1]["step"] != config.train.steps:
             raise ValueError(f"{run}: no final evaluation (unfinished run?)")
-        g = groups.setdefault(config.model.product, {"mse": [], "ms_per_step": [], "lmax": [], "steps": []})
+        g = groups.setdefault(model_label(config.model), {"mse": [], "ms_per_step": [], "lmax": [], "steps": []})
         g["mse"].append(evals[-1]["eval/mse"])
         g["ms_per_step"].append(1e3 / _speed(records))
         g["lmax"].append(config.model.lmax)
@@ -59,7 +66,7 @@ def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
 
 
 def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
-    """``{product: {"E_test_300K": [meV], "F_test_300K": [meV/A], ..., "ms_per_step": [...]}}``."""
+    """``{label: {"E_test_300K": [meV], "F_test_300K": [meV/A], ..., "ms_per_step": [...]}}``."""
     from experiments.bpa import BPATask, _batch, splits
     from geojax.train import load_trained_model
 
@@ -72,7 +79,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
         if step != config.train.steps:
             raise ValueError(f"{run}: checkpoint at step {step}, expected {config.train.steps} (unfinished run?)")
         predict = nnx.jit(lambda m, x, z: m.energy_and_forces(x, z))
-        g = groups.setdefault(config.model.product, {"ms_per_step": [], "lmax": []})
+        g = groups.setdefault(model_label(config.model), {"ms_per_step": [], "lmax": []})
         g["ms_per_step"].append(1e3 / _speed(_records(run)))
         g["lmax"].append(config.model.lmax)
         for name, arrays in splits(config).items():
@@ -103,8 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         summary["nbody"] = groups
         lines += ["### Charged N-body (MSE on the test split)", "",
                   "| model | L | runs | steps | test MSE | ms / training step |", "|---|---|---|---|---|---|"]
-        for product, g in groups.items():
-            lines.append(f"| {PRODUCT_LABELS[product]} | {g['lmax'][0]} | {len(g['mse'])} | {int(g['steps'][0])} | {_cell(g['mse'])} | {_cell(g['ms_per_step'], '.1f')} |")
+        for label, g in groups.items():
+            lines.append(f"| {label} | {g['lmax'][0]} | {len(g['mse'])} | {int(g['steps'][0])} | {_cell(g['mse'])} | {_cell(g['ms_per_step'], '.1f')} |")
         lines.append("")
     if args.bpa:
         groups = bpa_rows([Path(r) for r in args.bpa])
@@ -113,9 +120,9 @@ def main(argv: list[str] | None = None) -> None:
         lines += ["### 3BPA-style (GFN2-xTB labels): energy RMSE (meV) / force RMSE (meV/A)", "",
                   "| model | L | runs | " + " | ".join(t.replace("test_", "") for t in temps) + " | ms / training step |",
                   "|---" * (4 + len(temps)) + "|"]
-        for product, g in groups.items():
+        for label, g in groups.items():
             cells = [f"{_cell(g['E_' + t], '.1f')} / {_cell(g['F_' + t], '.1f')}" for t in temps]
-            lines.append(f"| {PRODUCT_LABELS[product]} | {g['lmax'][0]} | {len(g['ms_per_step'])} | " + " | ".join(cells) + f" | {_cell(g['ms_per_step'], '.0f')} |")
+            lines.append(f"| {label} | {g['lmax'][0]} | {len(g['ms_per_step'])} | " + " | ".join(cells) + f" | {_cell(g['ms_per_step'], '.0f')} |")
         lines.append("")
     (out / "results.md").write_text("\n".join(lines))
     (out / "results.json").write_text(json.dumps(summary, indent=1))
@@ -138,13 +145,13 @@ def _plot_nbody(groups: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    for i, (product, g) in enumerate(groups.items()):
+    for i, g in enumerate(groups.values()):
         mse = np.asarray(g["mse"])
         ax.bar(i, mse.mean(), 0.6, yerr=mse.std(ddof=1) if len(mse) > 1 else 0.0, capsize=3, color=f"C{i}")
         ax.plot(np.full(len(mse), i), mse, "k.", zorder=3)
     for k, (name, value) in enumerate(NBODY_ANCHORS.items()):
         ax.axhline(value, color="0.4", ls=("--", ":", "-.")[k % 3], lw=1, label=f"{name} {value} (published, original data)")
-    ax.set_xticks(range(len(groups)), [PRODUCT_LABELS[p] for p in groups])
+    ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel("test MSE")
     ax.set_title("Charged N-body (regenerated)")
     ax.legend(fontsize=7, loc="upper right")
@@ -162,10 +169,10 @@ def _plot(groups: dict, path: Path) -> None:
     temps = sorted({k[2:] for g in groups.values() for k in g if k.startswith("F_")}, key=lambda s: int(s.split("_")[1][:-1]))
     fig, ax = plt.subplots(figsize=(5, 3.5))
     width = 0.8 / len(groups)
-    for i, (product, g) in enumerate(groups.items()):
+    for i, (label, g) in enumerate(groups.items()):
         means = [np.mean(g["F_" + t]) for t in temps]
         stds = [np.std(g["F_" + t], ddof=1) if len(g["F_" + t]) > 1 else 0.0 for t in temps]
-        ax.bar(np.arange(len(temps)) + (i - (len(groups) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=PRODUCT_LABELS[product])
+        ax.bar(np.arange(len(temps)) + (i - (len(groups) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
     ax.set_xticks(np.arange(len(temps)), [t.replace("test_", "") for t in temps])
     ax.set_ylabel("force RMSE (meV/A)")
     ax.set_title("3BPA-style (GFN2-xTB labels), trained at 300 K")
