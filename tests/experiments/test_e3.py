@@ -38,7 +38,7 @@ def test_bpa_quick_run(tmp_path):
 
     config = load_get_config("bpa.py")("quick")
     config.data.cache_dir = str(tmp_path / "cache")
-    config.model.distinct_factors = True
+    assert config.model.distinct_factors  # the default of configs/bpa.py
     d = config.data
     generate_bpa(d.cache_dir, n_train=d.n_train, n_test=d.n_test, temperatures=d.temperatures, stride=d.stride, equilibration_steps=d.equilibration_steps, seed=d.seed, progress=False)
     result = train_and_evaluate(config, tmp_path / "run", get_task("bpa"))
