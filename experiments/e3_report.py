@@ -5,8 +5,7 @@
 N-body rows read the final test evaluation from each run's ``metrics.jsonl``; 3BPA-style rows
 restore each run's last checkpoint and evaluate it on every test temperature. Training speed is the
 median ``steps_per_sec`` the trainer logged (wall clock, shared machine: compare within one table).
-Runs are grouped by model (product, and for 3BPA-style runs whether the many-body factors are
-distinct); cells are mean +- sample std over the runs (seeds) of a group.
+Runs are grouped by model (product, and whether the many-body factors are distinct); cells are mean +- sample std over the runs (seeds) of a group.
 """
 
 from __future__ import annotations

@@ -240,7 +240,8 @@ def test_dynamics_is_e3_and_permutation_equivariant(rng, product):
     pos = jnp.asarray(rng.normal(size=(3, 5, 3)))
     vel = jnp.asarray(rng.normal(size=(3, 5, 3)) * 0.5)
     charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(3, 5)))
-    model = GauntDynamics(channels=4, lmax=L, layers=2, correlation=2, product=product, rngs=nnx.Rngs(1))
+    model = GauntDynamics(channels=4, lmax=L, layers=2, correlation=2, distinct_factors=True, product=product, rngs=nnx.Rngs(1))
+    assert len(model.blocks[0].many_body.factor_mixes) == 1
     out = _check_dynamics_equivariance(model, pos, vel, charges, rng, seed=20)
     assert relative_error(model(pos, vel, -charges), out) > 1e-8 or relative_error(model(pos, vel, charges * 0.5), out) > 1e-8
 
