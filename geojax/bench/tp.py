@@ -1,9 +1,11 @@
 """``python -m geojax.bench tp``: jit-benchmark Gaunt tensor products against e3nn-jax.
 
 Every method and baseline runs in one process on the same inputs. Per configuration: lower and
-compile (timed separately), warm up, then at least ``--repeats`` calls with
-``block_until_ready``; median and 10th/90th percentiles; FLOPs from XLA's cost analysis and the
-achieved GFLOP/s; the output's error against a float64 reference. Then a fitted exponent of time
+compile (timed separately), warm up, then rounds in which every function, in a shuffled order,
+runs ``--block`` consecutive calls with ``block_until_ready``, until each has at least
+``--repeats`` timed calls; median and 10th/90th percentiles of the calls after the first of each
+block (the first, made right after another function, is reported as the "cold" median); FLOPs
+from XLA's cost analysis and the achieved GFLOP/s; the output's error against a float64 reference. Then a fitted exponent of time
 against L per method, a table, CSV/JSON files and a log-log plot.
 """
 
@@ -47,6 +49,7 @@ class Row:
     p10_ms: float | None = None
     p90_ms: float | None = None
     runs: int | None = None
+    cold_median_ms: float | None = None
     compile_s: float | None = None
     gflops: float | None = None
     gflop_per_s: float | None = None
@@ -141,7 +144,7 @@ def run_benchmark(args) -> list[Row]:
             if fn is not None:
                 timed[name] = fn
         # all methods of one configuration in interleaved rounds: their ratios share the machine's drift
-        timings = time_interleaved(timed, *operands, repeats=args.repeats)
+        timings = time_interleaved(timed, *operands, repeats=args.repeats, block=args.block)
         for name in names:
             base = dict(op=args.op, lmax=lmax, lmax_out=lmax_out, batch=args.batch, channels=args.channels, dtype=str(dtype), method=name)
             fn, reason = candidates[name]
@@ -162,13 +165,13 @@ def run_benchmark(args) -> list[Row]:
             err = float(np.max(np.abs(out - ref)) / max(np.max(np.abs(ref)), 1e-300))
             row = Row(
                 **base, status="ok", median_ms=timing.median_ms, p10_ms=timing.p10_ms, p90_ms=timing.p90_ms,
-                runs=timing.runs, compile_s=timing.compile_s,
+                runs=timing.runs, cold_median_ms=timing.cold_median_ms, compile_s=timing.compile_s,
                 gflops=None if timing.flops is None else timing.flops / 1e9,
                 gflop_per_s=timing.gflops_per_s, max_rel_err=err,
             )
             rows.append(row)
             print(f"[L={lmax:2d}] {name:10s} {timing.median_ms:9.3f} ms  (p10 {timing.p10_ms:.3f}, p90 {timing.p90_ms:.3f}, "
-                  f"compile {timing.compile_s:.2f} s, err {err:.1e})", flush=True)
+                  f"cold {timing.cold_median_ms:.3f}, compile {timing.compile_s:.2f} s, err {err:.1e})", flush=True)
     return rows
 
 
@@ -255,6 +258,8 @@ def add_parser(sub) -> None:
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(GEOJAX_METHODS))
     p.add_argument("--baselines", type=lambda s: [b for b in s.split(",") if b], default=list(BASELINES))
     p.add_argument("--repeats", type=int, default=10, help="at least this many timed calls (default 10)")
+    p.add_argument("--block", type=int, default=5,
+                   help="consecutive calls per function and round; the first of each is reported apart as 'cold' (default 5; 1: every call alternates)")
     p.add_argument("--cg-max-l", type=int, default=8, help="largest L for the e3nn CG baseline (its compile time explodes)")
     p.add_argument("--dense-max-l", type=int, default=8, help="largest L for geojax's dense reference")
     p.add_argument("--out", type=Path, default=Path("bench_out"), help="directory for CSV, JSON, table and plot")
@@ -268,14 +273,14 @@ def main_tp(args) -> int:
     for name in args.baselines:
         if name not in BASELINES:
             raise SystemExit(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
-    if args.batch < 1 or args.channels < 1 or args.repeats < 1 or args.nu < 1:
-        raise SystemExit("--batch, --channels, --repeats and --nu must be >= 1")
+    if args.batch < 1 or args.channels < 1 or args.repeats < 1 or args.nu < 1 or args.block < 1:
+        raise SystemExit("--batch, --channels, --repeats, --nu and --block must be >= 1")
     env = environment_info()
     print("geojax tensor-product benchmark")
     print("  " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
     print(f"  python {env['python']}, {env['machine']}, backend {env['backend']}, {env['device_kind']}")
     print(f"  devices: {env['devices']}")
-    print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}\n", flush=True)
+    print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}, block {args.block}\n", flush=True)
     start = time.perf_counter()
     rows = run_benchmark(args)
     print("\n" + format_table(rows))

@@ -87,3 +87,21 @@ def test_interleaved_timing_orders_costs_and_reports_failures():
     assert float(cheap.output) == 2.0 and float(heavy.output) == pytest.approx(256.0**5, rel=1e-5)  # results of the timed calls
     with pytest.raises(ValueError, match="does not trace"):
         time_jitted(bad, x)
+
+
+def test_blocked_timing_separates_first_calls():
+    from geojax.bench import time_interleaved
+
+    x = jax.numpy.ones((64, 64), jax.numpy.float32)
+    calls = []
+
+    def counted(a):
+        return jax.pure_callback(lambda v: (calls.append(1), v)[1], jax.ShapeDtypeStruct(a.shape, a.dtype), a).sum()
+
+    out = time_interleaved({"f": counted, "g": lambda a: a.sum()}, x, repeats=6, warmup=1, min_time_s=0.0, block=4)
+    f, g = out["f"], out["g"]
+    assert f.runs == g.runs == 6  # two rounds of 4 calls, the first of each block kept apart
+    assert len(calls) == 1 + 2 * 4  # one warm-up call, then two blocks
+    assert f.cold_median_ms is not None and f.cold_median_ms > 0 and float(f.output) == 64 * 64
+    with pytest.raises(ValueError, match="block must be >= 1, got 0"):
+        time_interleaved({"g": lambda a: a.sum()}, x, block=0)
