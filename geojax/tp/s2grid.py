@@ -132,10 +132,73 @@ def with_batch_rank(values: jnp.ndarray, batch_rank: int) -> jnp.ndarray:
     return values.reshape(values.shape[:2] + (1,) * (batch_rank - len(batch)) + batch)
 
 
+def _m_parity(lmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the even and the odd orders ``m`` in ``-L..L``."""
+    ms = np.arange(-lmax, lmax + 1)
+    return np.flatnonzero(ms % 2 == 0), np.flatnonzero(ms % 2 == 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _parity_forward_tables(lmax: int, n_theta: int, n_phi: int):
+    """``(gather, theta, phi_even, phi_odd, n_even)``: the forward tables with the orders sorted
+    even-first and the azimuth tables restricted to the first ``n_phi / 2`` azimuths."""
+    theta, phi = _forward_tables(lmax, n_theta, n_phi)
+    even, odd = _m_parity(lmax)
+    order = np.concatenate([even, odd])
+    gather, _ = sh_to_m_layout(lmax)
+    half = n_phi // 2
+    return gather[order], theta[order], phi[:half, even], phi[:half, odd], len(even)
+
+
+@functools.lru_cache(maxsize=64)
+def _parity_projection_tables(lmax_out: int, n_theta: int, n_phi: int):
+    """``(phi_even, phi_odd, theta_even, theta_odd, flat)``: projection tables split by the parity
+    of m, and ``flat`` taking the stacked ``[even m; odd m] x l`` coefficients to e3nn order."""
+    phi_w, theta_w = s2_projection_table(lmax_out, n_theta, n_phi)
+    even, odd = _m_parity(lmax_out)
+    half = n_phi // 2
+    row = np.empty(2 * lmax_out + 1, dtype=np.int64)
+    row[even], row[odd] = np.arange(len(even)), len(even) + np.arange(len(odd))
+    flat = np.array([row[m + lmax_out] * (lmax_out + 1) + l for l in range(lmax_out + 1) for m in range(-l, l + 1)])
+    return phi_w[even, :half], phi_w[odd, :half], theta_w[even], theta_w[odd], flat
+
+
+def sh_to_parity_halves(array: jnp.ndarray, lmax: int, n_theta: int, n_phi: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """``[..., (L+1)**2] -> (E, O)``, each ``[n_phi / 2, n_theta, ...]`` (batch axes last).
+
+    ``Phi_m(p + pi) = (-1)^m Phi_m(p)``, so with an even number of azimuths the values are
+    ``f(t_j, p_k) = E_kj + O_kj`` and ``f(t_j, p_k + pi) = E_kj - O_kj`` for ``k < n_phi / 2``, with
+    ``E`` (``O``) the sum over the even (odd) orders: half the azimuth multiply-adds of
+    :func:`sh_to_grid_major`.
+    """
+    gather, theta, phi_even, phi_odd, n_even = _parity_forward_tables(lmax, n_theta, n_phi)
+    dtype = array.dtype
+    flat = jnp.moveaxis(array, -1, 0)
+    padded = jnp.concatenate([flat, jnp.zeros((1,) + flat.shape[1:], dtype)], axis=0)
+    g = jnp.einsum("mjl,ml...->mj...", jnp.asarray(theta, dtype), padded[gather])
+    even = jnp.einsum("km,mj...->kj...", jnp.asarray(phi_even, dtype), g[:n_even])
+    odd = jnp.einsum("km,mj...->kj...", jnp.asarray(phi_odd, dtype), g[n_even:])
+    return even, odd
+
+
 def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:
-    """Gaunt product on the smallest exact grid with an even number of azimuths (:func:`kernel_grid_shape`); leading axes of ``x`` and ``y`` broadcast."""
+    """Gaunt product on the smallest exact grid with an even number of azimuths (:func:`kernel_grid_shape`); leading axes of ``x`` and ``y`` broadcast.
+
+    Folded by azimuth parity (:func:`sh_to_parity_halves`) and fused with the pointwise product:
+    the projection onto an even (odd) order sums ``f(p_k) +- f(p_k + pi)``, which for ``f = f_x f_y``
+    is ``2 (E_x E_y + O_x O_y)`` (``2 (E_x O_y + O_x E_y)``), so the full grid is never formed.
+    On 2 CPU cores (batch 256, float32) this was 1.6x faster than the unfolded product at L = 4
+    and 10-15% at L = 12 and 16, within noise at L = 8 (README "Benchmarks").
+    """
     n_theta, n_phi = kernel_grid_shape(lx + ly + lmax_out)
     rank = max(x.ndim, y.ndim) - 1
-    vx = with_batch_rank(sh_to_grid_major(x, lx, n_theta, n_phi), rank)
-    vy = with_batch_rank(sh_to_grid_major(y, ly, n_theta, n_phi), rank)
-    return grid_major_to_sh(vx * vy, lmax_out)
+    ex, ox = (with_batch_rank(v, rank) for v in sh_to_parity_halves(x, lx, n_theta, n_phi))
+    ey, oy = (with_batch_rank(v, rank) for v in sh_to_parity_halves(y, ly, n_theta, n_phi))
+    phi_even, phi_odd, theta_even, theta_odd, flat = _parity_projection_tables(lmax_out, n_theta, n_phi)
+    dtype = ex.dtype
+    h_even = jnp.einsum("mk,kj...->mj...", jnp.asarray(phi_even, dtype), 2 * (ex * ey + ox * oy))
+    h_odd = jnp.einsum("mk,kj...->mj...", jnp.asarray(phi_odd, dtype), 2 * (ex * oy + ox * ey))
+    coeffs = jnp.concatenate([jnp.einsum("mlj,mj...->ml...", jnp.asarray(theta_even, dtype), h_even),
+                              jnp.einsum("mlj,mj...->ml...", jnp.asarray(theta_odd, dtype), h_odd)], axis=0)
+    coeffs = jnp.moveaxis(coeffs.reshape((-1,) + coeffs.shape[2:]), 0, -1)
+    return jnp.take(coeffs, jnp.asarray(flat), axis=-1)
