@@ -72,8 +72,8 @@ def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup:
     emptied the caches, is reported apart (``Timing.cold_median_ms``) and the statistics come from
     the other ``block - 1`` calls: the state of a function called repeatedly, as in a training
     loop or a back-to-back benchmark. With ``block == 1`` every call is such a first call and
-    counts. (On 2 CPU cores the batch-256 L = 8 Gaunt product ran 1.5x slower right after
-    e3nn-jax's CG product than after itself.) A function that fails to compile or run maps to its
+    counts. (On 2 CPU cores the batch-256 L = 8 Gaunt product took 0.98 ms alternating call by call
+    with e3nn-jax's CG product and 0.64 ms alternating with e3nn-jax's grid product.) A function that fails to compile or run maps to its
     exception instead of a ``Timing``. ``Timing.output`` holds the result of the last timed call,
     so callers check values without compiling again.
 
@@ -99,7 +99,7 @@ def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup:
     order = np.random.default_rng(0)
     begin = time.perf_counter()
     for _ in range(1000):
-        if names and len(times[names[0]]) >= repeats and time.perf_counter() - begin >= min_time_s * len(names):
+        if not names or len(times[names[0]]) >= repeats and time.perf_counter() - begin >= min_time_s * len(names):
             break
         for k in order.permutation(len(names)):
             name = names[k]
