@@ -73,9 +73,12 @@ def _dense_forward_table(lmax: int, n_theta: int, n_phi: int) -> np.ndarray:
     return out[:, :-1]
 
 
-def _m_major(array: jnp.ndarray, lmax: int) -> jnp.ndarray:
-    """``[..., (L+1)**2] -> [2L+1 (m), L+1 (l), ...]``, zero where ``l < |m|``."""
+def _m_major(array: jnp.ndarray, lmax: int, order: np.ndarray | None = None) -> jnp.ndarray:
+    """``[..., (L+1)**2] -> [2L+1 (m), L+1 (l), ...]``, zero where ``l < |m|``; the rows of m in
+    ``order`` (positions in ``-L..L``) if given."""
     gather, _ = sh_to_m_layout(lmax)
+    if order is not None:
+        gather = gather[order]
     flat = jnp.moveaxis(array, -1, 0)
     padded = jnp.concatenate([flat, jnp.zeros((1,) + flat.shape[1:], flat.dtype)], axis=0)
     return padded[gather]
@@ -140,14 +143,13 @@ def _m_parity(lmax: int) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=64)
 def _parity_forward_tables(lmax: int, n_theta: int, n_phi: int):
-    """``(gather, theta, phi_even, phi_odd, n_even)``: the forward tables with the orders sorted
+    """``(order, theta, phi_even, phi_odd, n_even)``: the forward tables with the orders sorted
     even-first and the azimuth tables restricted to the first ``n_phi / 2`` azimuths."""
     theta, phi = _forward_tables(lmax, n_theta, n_phi)
     even, odd = _m_parity(lmax)
     order = np.concatenate([even, odd])
-    gather, _ = sh_to_m_layout(lmax)
     half = n_phi // 2
-    return gather[order], theta[order], phi[:half, even], phi[:half, odd], len(even)
+    return order, theta[order], phi[:half, even], phi[:half, odd], len(even)
 
 
 @functools.lru_cache(maxsize=64)
@@ -171,11 +173,9 @@ def sh_to_parity_halves(array: jnp.ndarray, lmax: int, n_theta: int, n_phi: int)
     ``E`` (``O``) the sum over the even (odd) orders: half the azimuth multiply-adds of
     :func:`sh_to_grid_major`.
     """
-    gather, theta, phi_even, phi_odd, n_even = _parity_forward_tables(lmax, n_theta, n_phi)
+    order, theta, phi_even, phi_odd, n_even = _parity_forward_tables(lmax, n_theta, n_phi)
     dtype = array.dtype
-    flat = jnp.moveaxis(array, -1, 0)
-    padded = jnp.concatenate([flat, jnp.zeros((1,) + flat.shape[1:], dtype)], axis=0)
-    g = jnp.einsum("mjl,ml...->mj...", jnp.asarray(theta, dtype), padded[gather])
+    g = jnp.einsum("mjl,ml...->mj...", jnp.asarray(theta, dtype), _m_major(array, lmax, order))
     even = jnp.einsum("km,mj...->kj...", jnp.asarray(phi_even, dtype), g[:n_even])
     odd = jnp.einsum("km,mj...->kj...", jnp.asarray(phi_odd, dtype), g[n_even:])
     return even, odd
