@@ -161,7 +161,8 @@ def _parity_projection_tables(lmax_out: int, n_theta: int, n_phi: int):
     half = n_phi // 2
     row = np.empty(2 * lmax_out + 1, dtype=np.int64)
     row[even], row[odd] = np.arange(len(even)), len(even) + np.arange(len(odd))
-    flat = np.array([row[m + lmax_out] * (lmax_out + 1) + l for l in range(lmax_out + 1) for m in range(-l, l + 1)])
+    flat = np.array([row[m + lmax_out] * (lmax_out + 1) + l for l in range(lmax_out + 1) for m in range(-l, l + 1)],
+                    dtype=np.int32)  # int64 indices warn (and are truncated) without jax_enable_x64
     return phi_w[even, :half], phi_w[odd, :half], theta_w[even], theta_w[odd], flat
 
 
@@ -172,7 +173,12 @@ def sh_to_parity_halves(array: jnp.ndarray, lmax: int, n_theta: int, n_phi: int)
     ``f(t_j, p_k) = E_kj + O_kj`` and ``f(t_j, p_k + pi) = E_kj - O_kj`` for ``k < n_phi / 2``, with
     ``E`` (``O``) the sum over the even (odd) orders: half the azimuth multiply-adds of
     :func:`sh_to_grid_major`.
+
+    Raises:
+      ValueError: ``n_phi`` is odd (the fold pairs every azimuth with its antipode).
     """
+    if n_phi % 2:
+        raise ValueError(f"n_phi: the parity fold needs an even number of azimuths, got {n_phi}")
     order, theta, phi_even, phi_odd, n_even = _parity_forward_tables(lmax, n_theta, n_phi)
     dtype = array.dtype
     g = jnp.einsum("mjl,ml...->mj...", jnp.asarray(theta, dtype), _m_major(array, lmax, order))

@@ -89,3 +89,35 @@ def test_kernel_grid_is_the_smallest_exact_grid_with_an_even_number_of_azimuths(
     n_theta, n_phi = kernel_grid_shape(bandwidth)
     smallest = s2_grid_shape(bandwidth)
     assert n_theta == smallest[0] and n_phi % 2 == 0 and n_phi in (smallest[1], smallest[1] + 1)
+
+
+@pytest.mark.parametrize("lmax, bandwidth", [(0, 0), (1, 3), (4, 8), (7, 20)])
+def test_parity_halves_rebuild_the_full_grid(lmax, bandwidth, rng):
+    from geojax.tp.s2grid import kernel_grid_shape, sh_to_parity_halves
+
+    n_theta, n_phi = kernel_grid_shape(bandwidth)
+    x = jnp.asarray(rng.normal(size=(3, (lmax + 1) ** 2)))
+    even, odd = sh_to_parity_halves(x, lmax, n_theta, n_phi)
+    full = sh_to_grid_major(x, lmax, n_theta, n_phi)
+    half = n_phi // 2
+    assert even.shape == odd.shape == (half, n_theta, 3)
+    assert relative_error(even + odd, full[:half]) < 1e-13
+    assert relative_error(even - odd, full[half:]) < 1e-13
+    with pytest.raises(ValueError, match="n_phi"):
+        sh_to_parity_halves(x, lmax, n_theta, n_phi + 1)
+
+
+@pytest.mark.parametrize("lx, ly, lmax_out", [(0, 0, 0), (1, 0, 1), (3, 3, 0), (2, 5, 7), (5, 2, 4), (4, 4, 8),
+                                              (3, 4, 5), (6, 1, 9), (8, 8, 16)])
+def test_parity_folded_product_equals_the_dense_product_float64(lx, ly, lmax_out, rng):
+    """Every combination of even / odd degrees and output degrees below, at and above lx + ly."""
+    from geojax.tp.dense import gaunt_dense
+
+    x = jnp.asarray(rng.normal(size=(4, (lx + 1) ** 2)))
+    y = jnp.asarray(rng.normal(size=(4, (ly + 1) ** 2)))
+    out = gaunt_s2grid(x, lx, y, ly, lmax_out)
+    ref = gaunt_dense(x, lx, y, ly, lmax_out)
+    assert out.shape == (4, (lmax_out + 1) ** 2)
+    assert relative_error(out, ref) < 1e-12
+    if lmax_out > lx + ly:  # degrees no product reaches stay exactly zero (up to round-off)
+        assert float(jnp.abs(out[:, (lx + ly + 1) ** 2:]).max()) < 1e-12
