@@ -7,7 +7,8 @@ Command (the default: the SL(2)-equivariant network):
 Variants are comma-separated tokens after the colon:
 
 - model: ``sl2`` (default; SL(2) x| R^2 equivariant) | ``gl2`` (GL+(2) x| R^2) | ``cnn`` (plain CNN,
-  about the same parameter count) | ``cnn_aug`` (that CNN with random affine maps in training)
+  about the same parameter count) | ``cnn_aug`` (that CNN with random affine maps in training) |
+  ``cnn_center`` (that CNN behind the same centroid centring as the equivariant models)
 - ``quick``: a smoke test (a few steps on 100 test digits x 2 maps; not a result)
 
 Every model gets the same budget: ``train.steps`` steps of ``train.batch_size`` digits. The three
@@ -18,7 +19,14 @@ from ml_collections import ConfigDict
 
 from geojax.train.config import make_quick, optimizer_section, train_section
 
-_MODELS = {"sl2": ("affine", "SL2", False), "gl2": ("affine", "GL+2", False), "cnn": ("cnn", "", False), "cnn_aug": ("cnn", "", True)}
+# token: (model.name, model.group, data.augment, model.center_input)
+_MODELS = {
+    "sl2": ("affine", "SL2", False, True),
+    "gl2": ("affine", "GL+2", False, True),
+    "cnn": ("cnn", "", False, False),
+    "cnn_aug": ("cnn", "", True, False),
+    "cnn_center": ("cnn", "", False, True),
+}
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -47,7 +55,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.radii = (4.2, 1.9, 1.9, 1.9)  # affine only: envelope radii (pixels of each resolution)
     c.model.hidden = 32  # affine only: kernel-MLP width
     c.model.num_samples = 4  # affine only: group samples per training step
-    c.model.eval_samples = 8  # affine only: the fixed evaluation sample set
+    c.model.eval_samples = 16  # affine only: the fixed evaluation sample set
     c.model.eval_seed = 0
     c.model.haar_weights = False  # affine only: Haar importance weights in group convolutions (else 1/N)
     c.model.sigma = 0.2  # affine only: std of the symmetric (stretch) coordinates of the samples
@@ -57,6 +65,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.pooling = "max"  # affine only: "max" (2x2 max pool) | "blur" (anti-aliased, blur_pool_space)
     c.model.input_blur = 0.0  # affine only: Gaussian blur of the input images (std, pixels; 0 = off)
     c.model.cnn_kernel_size = 5  # cnn only
+    c.model.center_input = True  # move each image's intensity centroid to the canvas centre first (translation canonicalization)
 
     c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.02, weight_decay=1e-4, grad_clip=1.0)
 
@@ -65,7 +74,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
         if token in _MODELS:
-            c.model.name, c.model.group, c.data.augment = _MODELS[token]
+            c.model.name, c.model.group, c.data.augment, c.model.center_input = _MODELS[token]
         elif token != "quick":
             raise ValueError(f"configs/affnist.py: unknown variant token {token!r}; use {'|'.join(_MODELS)}, quick")
     if c.model.name == "cnn":

@@ -82,10 +82,11 @@ def make_affnist_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> nnx
             rbf_width=m.get("rbf_width", 0.5),
             pooling=m.get("pooling", "max"),
             input_blur=m.get("input_blur", 0.0),
+            center_input=m.get("center_input", False),
             rngs=rngs,
         )
     if m.name == "cnn":
-        return SmallCNN(n_classes=N_CLASSES, widths=tuple(m.widths), kernel_size=m.cnn_kernel_size, rngs=rngs)
+        return SmallCNN(n_classes=N_CLASSES, widths=tuple(m.widths), kernel_size=m.cnn_kernel_size, center_input=m.get("center_input", False), rngs=rngs)
     raise ValueError(f"config.model.name must be one of {MODELS}, got {m.name!r}")
 
 

@@ -5,6 +5,7 @@ from geojax.nn.affine_conv import (
     GroupConv2d,
     LiftingConv2d,
 )
+from geojax.nn.canonicalize import center_by_centroid, intensity_centroid
 from geojax.nn.cnn import SmallCNN
 from geojax.nn.linear import MLP, IrrepsLinear
 from geojax.nn.dynamics import GauntDynamics
@@ -14,6 +15,8 @@ from geojax.nn.potential import GauntPotential
 from geojax.nn.spherical import Gate, SphericalLinear
 
 __all__ = [
+    "center_by_centroid",
+    "intensity_centroid",
     "AttributeProduct",
     "AffineConvNet",
     "Gate",

@@ -43,6 +43,7 @@ import numpy as np
 from flax import nnx
 
 from geojax.lie import groups as lie_groups
+from geojax.nn.canonicalize import center_by_centroid
 from geojax.lie.integration import (
     GroupFeatures,
     SampleSet,
@@ -391,6 +392,11 @@ class AffineConvNet(nnx.Module):
     (:func:`sample_concentrated_rotations`): the sampling law sets the range of transformations
     the pooled features are approximately invariant to.
 
+    ``center_input`` first moves each image's intensity centroid to the canvas centre
+    (:func:`geojax.nn.canonicalize.center_by_centroid`): translation invariance becomes exact for
+    integer shifts instead of approximate (strided pooling aliases, the canvas has borders), and,
+    as the centroid is equivariant to linear maps about the centre, the group equivariance is kept.
+
     Raises:
       ValueError: unknown group, empty ``widths``, bad sizes; at call, bad ``x``.
     """
@@ -414,8 +420,10 @@ class AffineConvNet(nnx.Module):
         rbf_width: float = 0.5,
         pooling: str = "max",
         input_blur: float = 0.0,
+        center_input: bool = False,
         rngs: nnx.Rngs,
     ):
+        self.center_input = bool(center_input)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if not input_blur >= 0:
@@ -464,6 +472,8 @@ class AffineConvNet(nnx.Module):
         if x.ndim == 3:
             x = x[..., None]
         x = _check_grid(x, "x", 4, self.in_features)
+        if self.center_input:
+            x = center_by_centroid(x)
         if self.input_blur > 0:
             x = gaussian_blur(x, self.input_blur)
         f = self.lift(x, samples)

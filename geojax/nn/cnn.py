@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from geojax.nn.canonicalize import center_by_centroid
+
 
 class SmallCNN(nnx.Module):
     """Convolutions, 2x2 max pools, LayerNorm + GELU, global max pool, linear head.
@@ -17,19 +19,20 @@ class SmallCNN(nnx.Module):
     ``conv -> [pool -> norm -> gelu -> conv] * (len(widths) - 1) -> norm -> gelu -> max -> linear``.
 
     Call: ``x [B, H, W]`` or ``[B, H, W, C_in]`` -> logits ``[B, n_classes]``. ``key`` is accepted
-    and ignored (one calling convention with the equivariant model).
+    and ignored (one calling convention with the equivariant model). ``center_input``: as in
+    :class:`geojax.nn.affine_conv.AffineConvNet` (translation canonicalization by the centroid).
 
     Raises:
       ValueError: empty or non-positive ``widths``, even ``kernel_size``; at call, bad ``x``.
     """
 
-    def __init__(self, *, n_classes: int, widths: Sequence[int], kernel_size: int = 5, in_features: int = 1, rngs: nnx.Rngs):
+    def __init__(self, *, n_classes: int, widths: Sequence[int], kernel_size: int = 5, in_features: int = 1, center_input: bool = False, rngs: nnx.Rngs):
         widths = tuple(widths)
         if not widths or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
             raise ValueError(f"widths must be a non-empty sequence of positive ints, got {widths!r}")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be an odd int >= 1, got {kernel_size!r}")
-        self.in_features = in_features
+        self.in_features, self.center_input = in_features, bool(center_input)
         sizes = (in_features,) + widths
         self.convs = nnx.List(
             [nnx.Conv(a, b, (kernel_size, kernel_size), padding="SAME", rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -42,6 +45,8 @@ class SmallCNN(nnx.Module):
             x = x[..., None]
         if x.ndim != 4 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must be [B, H, W] or [B, H, W, {self.in_features}], got shape {tuple(x.shape)}")
+        if self.center_input:
+            x = center_by_centroid(x)
         f = self.convs[0](x)
         for norm, conv in zip(self.norms[:-1], self.convs[1:]):
             f = nnx.max_pool(f, (2, 2), strides=(2, 2), padding="SAME")
