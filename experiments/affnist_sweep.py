@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         result = train_and_evaluate(config, out / "runs" / name, task, overwrite=True)
         seconds = time.perf_counter() - t0
+        if not result.eval_metrics:  # interrupted before its evaluation: not a result; resumes next time
+            print(f"{name}: interrupted, not recorded", flush=True)
+            break
         params = sum(x.size for x in jax.tree.leaves(nnx.state(result.model, nnx.Param)))
         record = {"name": name, "model": model, "seed": seed, "steps": config.train.steps, "batch_size": config.train.batch_size,
                   "parameters": int(params), "seconds": seconds, "metrics": result.eval_metrics}

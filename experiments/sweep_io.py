@@ -21,11 +21,12 @@ def load_get_config(config_file: str) -> Callable:
 
 
 def fmt_mean_std(values: list[float]) -> str:
-    """``"mean ± std"`` of fractions, in percent with one decimal (sample std; ``n/a`` if empty)."""
+    """``"mean ± std"`` of fractions, in percent with one decimal (sample std; the value alone for
+    one run, whose spread is unknown; ``n/a`` if empty)."""
     if not values:
         return "n/a"
     a = 100 * np.asarray(values)
-    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
+    return f"{a.mean():.1f} ± {a.std(ddof=1):.1f}" if len(a) > 1 else f"{a[0]:.1f}"
 
 
 def open_results(out: str | Path) -> tuple[Path, list[dict], set[str]]:
