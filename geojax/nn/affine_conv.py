@@ -43,7 +43,6 @@ import numpy as np
 from flax import nnx
 
 from geojax.lie import groups as lie_groups
-from geojax.nn.canonicalize import center_by_centroid
 from geojax.lie.integration import (
     GroupFeatures,
     SampleSet,
@@ -53,6 +52,7 @@ from geojax.lie.integration import (
     sample_concentrated_rotations,
     transformed_offsets,
 )
+from geojax.nn.canonicalize import center_by_centroid
 
 Array = jax.Array
 

@@ -90,3 +90,24 @@ def test_sweep_quick_writes_table_and_plot(tmp_path):
     assert (tmp_path / "results.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="unknown model"):
         affnist_sweep.main(["--out", str(tmp_path), "--models", "vit"])
+
+
+def test_sweep_does_not_record_a_run_interrupted_before_evaluation(tmp_path, monkeypatch, capsys):
+    import geojax.train
+
+    def interrupted(config, workdir, task, overwrite=False):
+        return geojax.train.RunResult(workdir=workdir, start_step=0, final_step=1, preempted=True, eval_metrics={}, model=None)
+
+    monkeypatch.setattr(geojax.train, "train_and_evaluate", interrupted)
+    affnist_sweep.main(["--out", str(tmp_path), "--seeds", "2", "--models", "cnn", "--quick"])
+    assert not (tmp_path / "results.jsonl").exists()  # nothing recorded, so the run resumes next time
+    out = capsys.readouterr().out
+    assert "cnn-s0: interrupted, not recorded" in out and "cnn-s1" not in out  # and the sweep stops there
+
+
+def test_one_seed_cells_show_no_spread():
+    from experiments.sweep_io import fmt_mean_std
+
+    assert fmt_mean_std([0.951]) == "95.1"
+    assert fmt_mean_std([0.951, 0.938, 0.951]) == "94.7 ± 0.8"
+    assert fmt_mean_std([]) == "n/a"
