@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -88,6 +89,22 @@ def make_affnist_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> nnx
     if m.name == "cnn":
         return SmallCNN(n_classes=N_CLASSES, widths=tuple(m.widths), kernel_size=m.cnn_kernel_size, center_input=m.get("center_input", False), rngs=rngs)
     raise ValueError(f"config.model.name must be one of {MODELS}, got {m.name!r}")
+
+
+def load_affnist_run(workdir: str | Path) -> tuple[ml_collections.ConfigDict, nnx.Module]:
+    """``(config, model)`` of a finished run of ``configs/affnist.py`` in ``workdir``.
+
+    Raises:
+      FileNotFoundError: no ``config.json`` or no checkpoint in ``workdir``.
+      ValueError: the checkpoint is not the run's last step (an unfinished run).
+    """
+    from geojax.train import load_trained_model, saved_config
+
+    config = saved_config(workdir)
+    step, model = load_trained_model(config, workdir, AffNISTTask())
+    if step != config.train.steps:
+        raise ValueError(f"{workdir}: checkpoint at step {step}, expected {config.train.steps} (an unfinished run?)")
+    return config, model
 
 
 class AffNISTTask:

@@ -21,14 +21,13 @@ divided by the RMS of the features):
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from experiments.affnist import make_affnist_model
+from experiments.affnist import load_affnist_run, make_affnist_model
 from experiments.sweep_io import load_get_config
 from geojax.data.affnist import (
     affine_transform_images,
@@ -87,18 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", default=None, help="restore the model of this trained run")
     parser.add_argument("--per-layer", action="store_true", help="also the moved error of every layer (largest M)")
     args = parser.parse_args(argv)
-    config = load_get_config("affnist.py")("gl2" if args.group == "GL+2" else "sl2")
-    model = make_affnist_model(config, nnx.Rngs(params=0))
     if args.workdir:
-        import json
-
-        from experiments.affnist import AffNISTTask
-        from geojax.train import load_trained_model
-
-        saved = json.loads((Path(args.workdir) / "config.json").read_text())
-        config.model.update(saved["model"])
-        config.train.steps, config.seed = saved["train"]["steps"], saved["seed"]
-        _, model = load_trained_model(config, args.workdir, AffNISTTask())
+        _, model = load_affnist_run(args.workdir)
+    else:
+        model = make_affnist_model(load_get_config("affnist.py")("gl2" if args.group == "GL+2" else "sl2"), nnx.Rngs(params=0))
     data = make_affnist_style(n_test=max(10, -(-args.digits // 10) * 10), n_maps=1)
     images = data["test_images"][: args.digits]
     A, _ = random_affine_maps(1, len(images))

@@ -19,6 +19,8 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from geojax.train import saved_config
+
 PRODUCT_LABELS = {"gaunt": "Gaunt (s2grid)", "cg": "CG twin (e3nn-jax)"}
 
 
@@ -37,10 +39,6 @@ def _speed(records: list[dict]) -> float:
     return float(np.median(rates)) if rates else float("nan")
 
 
-def _config(workdir: Path) -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-
-
 def _cell(values: list[float], fmt: str = ".4f") -> str:
     if not values:
         return "n/a"
@@ -52,7 +50,7 @@ def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
     """``{label: {"mse": [...], "ms_per_step": [...], "params": [...]}}`` from finished N-body runs."""
     groups: dict[str, dict[str, list[float]]] = {}
     for run in runs:
-        config, records = _config(run), _records(run)
+        config, records = saved_config(run), _records(run)
         evals = [r for r in records if "eval/mse" in r]
         if not evals or evals[-1]["step"] != config.train.steps:
             raise ValueError(f"{run}: no final evaluation (unfinished run?)")
@@ -72,7 +70,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
     groups: dict[str, dict[str, list[float]]] = {}
     task = BPATask()
     for run in runs:
-        config = _config(run)
+        config = saved_config(run)
         config.data.temperatures = tuple(config.data.temperatures)
         step, model = load_trained_model(config, run, task)
         if step != config.train.steps:

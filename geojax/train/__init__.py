@@ -9,7 +9,7 @@ from geojax.train.optim import make_optimizer
 from geojax.train.plots import plot_metrics
 from geojax.train.task import Task
 from geojax.environment import environment_info
-from geojax.train.workdir import WorkdirConflict, prepare_workdir
+from geojax.train.workdir import WorkdirConflict, prepare_workdir, saved_config
 
 __all__ = [
     "Checkpointer",
@@ -31,6 +31,7 @@ __all__ = [
     "prepare_workdir",
     "read_metrics",
     "replicate",
+    "saved_config",
     "shard_batch",
     "train_and_evaluate",
 ]

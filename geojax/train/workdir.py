@@ -50,6 +50,18 @@ def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict, *, o
     return workdir
 
 
+def saved_config(workdir: str | Path) -> ml_collections.ConfigDict:
+    """The config of the run in ``workdir`` (its ``config.json``; JSON turns tuples into lists).
+
+    Raises:
+      FileNotFoundError: ``workdir`` holds no ``config.json``.
+    """
+    path = Path(workdir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no config.json in {workdir} (not a run directory?)")
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
 def _diff(a: dict, b: dict, prefix: str = "") -> set[str]:
     out = set()
     for key in set(a) | set(b):

