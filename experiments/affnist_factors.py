@@ -22,18 +22,17 @@ import numpy as np
 from flax import nnx
 
 from experiments.affnist import dataset, load_affnist_run
-from geojax.data.affnist import affine_transform_images, random_affine_maps
+from geojax.data.affnist import AFFNIST_RANGES, affine_transform_images, random_affine_maps
 
 IDENTITY = {"rotation_deg": 0.0, "shear": 0.0, "scale": (1.0, 1.0)}
-AFFNIST = {"rotation_deg": 20.0, "shear": 0.2, "scale": (0.8, 1.2)}
 FACTORS: dict[str, tuple[dict, bool]] = {
     # name: (ranges, translate)
     "translation only (ink kept on the canvas)": (IDENTITY, True),
-    "rotation only (+-20 deg)": ({**IDENTITY, "rotation_deg": 20.0}, False),
-    "shear only (+-0.2)": ({**IDENTITY, "shear": 0.2}, False),
-    "scale only (0.8-1.2 per axis)": ({**IDENTITY, "scale": (0.8, 1.2)}, False),
-    "rotation, shear and scale, no translation": (AFFNIST, False),
-    "all (the test distribution, new maps)": (AFFNIST, True),
+    "rotation only (+-20 deg)": ({**IDENTITY, "rotation_deg": AFFNIST_RANGES["rotation_deg"]}, False),
+    "shear only (+-0.2)": ({**IDENTITY, "shear": AFFNIST_RANGES["shear"]}, False),
+    "scale only (0.8-1.2 per axis)": ({**IDENTITY, "scale": AFFNIST_RANGES["scale"]}, False),
+    "rotation, shear and scale, no translation": (AFFNIST_RANGES, False),
+    "all (the test distribution, new maps)": (AFFNIST_RANGES, True),
 }
 
 
@@ -46,20 +45,30 @@ def accuracy(predict, images: np.ndarray, labels: np.ndarray, batch: int = 250) 
     return hits / len(images)
 
 
-def factor_accuracies(model, images: np.ndarray, labels: np.ndarray, n_maps: int, seed: int) -> dict[str, float]:
-    """``{setting: accuracy}`` for the centred ``images [N, H, W]`` and every entry of ``FACTORS``.
+def factor_maps(images: np.ndarray, n_maps: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{setting: (A [N n_maps, 2, 2], t [N n_maps, 2])}`` for every entry of ``FACTORS``.
 
-    Each setting draws ``n_maps`` maps per image from ``seed`` (the same draws for every setting,
-    with the other factors collapsed to the identity).
+    Map ``i`` is for ``images[i // n_maps]`` (``images [N, H, W]``, square canvases). Every setting
+    uses the same draws from ``seed``, with the other factors collapsed to the identity; ``t = 0``
+    where the setting has no translation.
     """
+    repeated = np.repeat(images, n_maps, axis=0)
+    out = {}
+    for name, (ranges, translate) in FACTORS.items():
+        A, t = random_affine_maps(seed, len(repeated), images.shape[-1], repeated, **ranges)
+        out[name] = (A, t if translate else np.zeros_like(t))
+    return out
+
+
+def factor_accuracies(model, images: np.ndarray, labels: np.ndarray, n_maps: int, seed: int) -> dict[str, float]:
+    """``{setting: accuracy}`` for the centred ``images [N, H, W]`` (labels ``[N]``) and every
+    setting of :func:`factor_maps`."""
     jitted = nnx.jit(lambda m, x: m(x))
     predict = lambda x: jitted(model, x)  # noqa: E731
     out = {"centred": accuracy(predict, images, labels)}
     repeated, rep_labels = np.repeat(images, n_maps, axis=0), np.repeat(labels, n_maps)
-    for name, (ranges, translate) in FACTORS.items():
-        A, t = random_affine_maps(seed, len(repeated), images.shape[-1], repeated, **ranges)
-        moved = np.asarray(affine_transform_images(repeated, A, t if translate else np.zeros_like(t)))
-        out[name] = accuracy(predict, moved, rep_labels)
+    for name, (A, t) in factor_maps(images, n_maps, seed).items():
+        out[name] = accuracy(predict, np.asarray(affine_transform_images(repeated, A, t)), rep_labels)
     return out
 
 

