@@ -2,7 +2,7 @@
 
 Commands (generate the data once, about 30 minutes on one core; then train):
 
-    OMP_NUM_THREADS=1 python -m geojax.data.bpa --out workdirs/bpa_cache
+    OMP_NUM_THREADS=1 python -m geojax.data.bpa --out workdirs/bpa_cache   # --workers 2: temperatures in parallel
     python -m experiments.train --config configs/bpa.py --workdir workdirs/bpa_gaunt
     python -m experiments.train --config configs/bpa.py:cg --workdir workdirs/bpa_cg
 
@@ -11,6 +11,9 @@ Expected (README "3BPA-style force field", 2 seeds per twin, four runs sharing 2
 300 K test RMSE about 51 / 41 meV (energy) and 98 / 85 meV/A (forces), Gaunt / CG. The many-body
 factors are distinct (``model.distinct_factors``; ``--config.model.distinct_factors=False`` gives
 the earlier model: about 104 / 95 meV/A).
+
+``--config.model.path_rank=2`` gives every Gaunt product learned rank-2 path weights
+(:class:`geojax.nn.PathFactors`; README "3BPA-style force field"); the CG twin ignores it.
 
 Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6`` (the degree);
 ``quick`` (a smoke test on a tiny data set generated in a few seconds with

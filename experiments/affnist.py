@@ -40,6 +40,7 @@ from geojax.data.affnist import (
 )
 from geojax.nn.affine_conv import AffineConvNet
 from geojax.nn.cnn import SmallCNN
+from geojax.train import load_trained_model, saved_config
 from geojax.train.task import host_rng, process_slice
 
 MODELS = ("affine", "cnn")
@@ -98,8 +99,6 @@ def load_affnist_run(workdir: str | Path) -> tuple[ml_collections.ConfigDict, nn
       FileNotFoundError: no ``config.json`` or no checkpoint in ``workdir``.
       ValueError: the checkpoint is not the run's last step (an unfinished run).
     """
-    from geojax.train import load_trained_model, saved_config
-
     config = saved_config(workdir)
     step, model = load_trained_model(config, workdir, AffNISTTask())
     if step != config.train.steps:

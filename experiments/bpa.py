@@ -80,7 +80,7 @@ class BPATask:
         m = config.model
         potential = GauntPotential(
             num_species=len(present), channels=m.channels, lmax=m.lmax, layers=m.layers, correlation=m.correlation,
-            distinct_factors=m.get("distinct_factors", False),  # runs saved before the field existed
+            distinct_factors=m.get("distinct_factors", False), path_rank=m.get("path_rank", 1),  # runs saved before the fields existed
             num_radial=m.num_radial, cutoff=m.cutoff, avg_neighbours=m.avg_neighbours, product=m.product, method=m.method, rngs=rngs,
         )
         shift = float(np.mean(train["energy"]))

@@ -19,19 +19,20 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from geojax.train import saved_config
+from geojax.train import read_metrics, saved_config
 
 PRODUCT_LABELS = {"gaunt": "Gaunt (s2grid)", "cg": "CG twin (e3nn-jax)"}
 
 
 def model_label(model: ml_collections.ConfigDict) -> str:
-    """The table label of a run's ``config.model``: its product, plus the many-body variant if set."""
+    """The table label of a run's ``config.model``: its product, plus the many-body variant and the
+    Gaunt path rank if set."""
     label = PRODUCT_LABELS[model.product]
-    return label + ", distinct factors" if model.get("distinct_factors", False) else label
-
-
-def _records(workdir: Path) -> list[dict]:
-    return [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    if model.get("distinct_factors", False):
+        label += ", distinct factors"
+    if model.product == "gaunt" and model.get("path_rank", 1) > 1:
+        label += f", path rank {model.path_rank}"
+    return label
 
 
 def _speed(records: list[dict]) -> float:
@@ -50,7 +51,7 @@ def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
     """``{label: {"mse": [...], "ms_per_step": [...], "params": [...]}}`` from finished N-body runs."""
     groups: dict[str, dict[str, list[float]]] = {}
     for run in runs:
-        config, records = saved_config(run), _records(run)
+        config, records = saved_config(run), read_metrics(run / "metrics.jsonl")
         evals = [r for r in records if "eval/mse" in r]
         if not evals or evals[-1]["step"] != config.train.steps:
             raise ValueError(f"{run}: no final evaluation (unfinished run?)")
@@ -77,7 +78,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
             raise ValueError(f"{run}: checkpoint at step {step}, expected {config.train.steps} (unfinished run?)")
         predict = nnx.jit(lambda m, x, z: m.energy_and_forces(x, z))
         g = groups.setdefault(model_label(config.model), {"ms_per_step": [], "lmax": []})
-        g["ms_per_step"].append(1e3 / _speed(_records(run)))
+        g["ms_per_step"].append(1e3 / _speed(read_metrics(run / "metrics.jsonl")))
         g["lmax"].append(config.model.lmax)
         for name, arrays in splits(config).items():
             if name == "train":

@@ -46,8 +46,8 @@ def molecules(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return positions.astype(np.float32), species.astype(np.int32)
 
 
-def measure(product: str, lmax: int, args) -> dict:
-    model = GauntPotential(num_species=4, channels=args.channels, lmax=lmax, layers=args.layers, correlation=args.correlation, distinct_factors=args.distinct_factors, cutoff=5.0, product=product, rngs=nnx.Rngs(0))
+def measure(product: str, lmax: int, args, path_rank: int = 1) -> dict:
+    model = GauntPotential(num_species=4, channels=args.channels, lmax=lmax, layers=args.layers, correlation=args.correlation, distinct_factors=args.distinct_factors, path_rank=path_rank, cutoff=5.0, product=product, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(model)
     positions, species = (jnp.asarray(a) for a in molecules(args.batch))
     target_e, target_f = jnp.zeros(args.batch), jnp.zeros_like(positions)
@@ -63,7 +63,7 @@ def measure(product: str, lmax: int, args) -> dict:
     inference = time_jitted(infer, params, positions, repeats=args.repeats)
     return {
         "product": product, "lmax": lmax, "batch": args.batch, "channels": args.channels, "layers": args.layers, "correlation": args.correlation,
-        "distinct_factors": args.distinct_factors, "train_ms": train.median_ms, "train_p10_ms": train.p10_ms, "train_p90_ms": train.p90_ms, "train_compile_s": train.compile_s,
+        "distinct_factors": args.distinct_factors, "path_rank": path_rank if product == "gaunt" else None, "train_ms": train.median_ms, "train_p10_ms": train.p10_ms, "train_p90_ms": train.p90_ms, "train_compile_s": train.compile_s,
         "train_temp_mb": None if train.temp_bytes is None else train.temp_bytes / 2**20,
         "infer_ms": inference.median_ms, "infer_configs_per_s": args.batch / (inference.median_ms * 1e-3), "infer_compile_s": inference.compile_s,
         "params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)),
@@ -77,11 +77,12 @@ def _plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for product, marker in zip(PRODUCTS, "os"):
-        pts = [(r["lmax"], r["train_ms"], r["train_p10_ms"], r["train_p90_ms"]) for r in rows if r["product"] == product]
-        if pts:
-            l, t, lo, hi = map(np.asarray, zip(*pts))
-            ax.errorbar(l, t, yerr=[t - lo, hi - t], marker=marker, capsize=3, label=f"{product} twin")
+    variants = sorted({(r["product"], r.get("path_rank")) for r in rows}, key=lambda v: (v[0] != "gaunt", v[1] or 0))
+    for (product, rank), marker in zip(variants, "os^vD"):
+        pts = [(r["lmax"], r["train_ms"], r["train_p10_ms"], r["train_p90_ms"]) for r in rows if (r["product"], r.get("path_rank")) == (product, rank)]
+        l, t, lo, hi = map(np.asarray, zip(*pts))
+        label = f"{product} twin" + (f", path rank {rank}" if product == "gaunt" and rank and rank > 1 else "")
+        ax.errorbar(l, t, yerr=[t - lo, hi - t], marker=marker, capsize=3, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("L (degree of features and edge harmonics)")
     ax.set_ylabel("training step (ms, median, 10-90%)")
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--correlation", type=int, default=2)
     parser.add_argument("--distinct-factors", action="store_true", help="one channel mixing per extra many-body factor (GauntPotential(distinct_factors=True))")
+    parser.add_argument("--path-ranks", type=int, nargs="+", default=[1], help="ranks of the Gaunt products' learned path weights to time (GauntPotential(path_rank=...); the CG twin has none)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--out", default="workdirs/e3_speed")
     args = parser.parse_args(argv)
@@ -111,19 +113,20 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for lmax in (bar := tqdm(args.lmax, desc="L")):
         for product in args.products:
-            bar.set_postfix_str(f"{product} L={lmax}")
-            rows.append(measure(product, lmax, args))
-            r = rows[-1]
-            tqdm.write(f"{product:5s} L={lmax}: train {r['train_ms']:.1f} ms [{r['train_p10_ms']:.1f}, {r['train_p90_ms']:.1f}] (compile {r['train_compile_s']:.1f} s), "
-                       f"infer {r['infer_configs_per_s']:.0f} configs/s, scratch {r['train_temp_mb'] or float('nan'):.1f} MiB")
-    print("\n| L | Gaunt train ms | CG train ms | speed-up | Gaunt infer conf/s | CG infer conf/s | Gaunt MiB | CG MiB | compile s (Gaunt / CG) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+            for rank in args.path_ranks if product == "gaunt" else [1]:
+                bar.set_postfix_str(f"{product} L={lmax}" + (f" rank {rank}" if product == "gaunt" else ""))
+                rows.append(measure(product, lmax, args, rank))
+                r = rows[-1]
+                tqdm.write(f"{product:5s} L={lmax}{f' rank {rank}' if product == 'gaunt' else ''}: train {r['train_ms']:.1f} ms [{r['train_p10_ms']:.1f}, {r['train_p90_ms']:.1f}] (compile {r['train_compile_s']:.1f} s), "
+                           f"infer {r['infer_configs_per_s']:.0f} configs/s, scratch {r['train_temp_mb'] or float('nan'):.1f} MiB")
+    print("\n| L | Gaunt path rank | Gaunt train ms | CG train ms | speed-up | Gaunt infer conf/s | CG infer conf/s | Gaunt MiB | CG MiB | compile s (Gaunt / CG) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for lmax in args.lmax:
-        g = next((r for r in rows if r["lmax"] == lmax and r["product"] == "gaunt"), None)
         c = next((r for r in rows if r["lmax"] == lmax and r["product"] == "cg"), None)
-        if g and c:
-            print(f"| {lmax} | {g['train_ms']:.1f} | {c['train_ms']:.1f} | {c['train_ms'] / g['train_ms']:.2f}x | {g['infer_configs_per_s']:.0f} | {c['infer_configs_per_s']:.0f} | "
-                  f"{g['train_temp_mb'] or 0:.1f} | {c['train_temp_mb'] or 0:.1f} | {g['train_compile_s']:.1f} / {c['train_compile_s']:.1f} |")
+        for g in (r for r in rows if r["lmax"] == lmax and r["product"] == "gaunt"):
+            if c:
+                print(f"| {lmax} | {g['path_rank']} | {g['train_ms']:.1f} | {c['train_ms']:.1f} | {c['train_ms'] / g['train_ms']:.2f}x | {g['infer_configs_per_s']:.0f} | {c['infer_configs_per_s']:.0f} | "
+                      f"{g['train_temp_mb'] or 0:.1f} | {c['train_temp_mb'] or 0:.1f} | {g['train_compile_s']:.1f} / {c['train_compile_s']:.1f} |")
     (out / "e3_speed.json").write_text(json.dumps({"environment": env, "args": vars(args), "rows": rows}, indent=1))
     with open(out / "e3_speed.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -46,7 +46,7 @@ class NBodyTask:
 
     def make_model(self, config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> nnx.Module:
         m = config.model
-        return GauntDynamics(channels=m.channels, lmax=m.lmax, layers=m.layers, correlation=m.correlation, distinct_factors=m.get("distinct_factors", False), num_radial=m.num_radial, cutoff=m.cutoff, avg_neighbours=m.avg_neighbours, product=m.product, method=m.method, charge_node_features=m.get("charge_node_features", True), charge_radial=m.get("charge_radial", False), velocity_attributes=m.get("velocity_attributes", False), position_updates=m.get("position_updates", False), rngs=rngs)  # runs saved before the field existed
+        return GauntDynamics(channels=m.channels, lmax=m.lmax, layers=m.layers, correlation=m.correlation, distinct_factors=m.get("distinct_factors", False), path_rank=m.get("path_rank", 1), num_radial=m.num_radial, cutoff=m.cutoff, avg_neighbours=m.avg_neighbours, product=m.product, method=m.method, charge_node_features=m.get("charge_node_features", True), charge_radial=m.get("charge_radial", False), velocity_attributes=m.get("velocity_attributes", False), position_updates=m.get("position_updates", False), rngs=rngs)  # runs saved before the field existed
 
     def train_batch(self, config, key, process_index, process_count) -> dict[str, np.ndarray]:
         """A batch of training systems drawn with replacement; a pure function of ``key``."""

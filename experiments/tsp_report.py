@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+import ml_collections
+
+from geojax.train import read_metrics, saved_config
 
 COLUMNS = (
     ("gap_greedy", "greedy, city 0"),
@@ -19,14 +22,14 @@ COLUMNS = (
 INPUT_LABELS = {"tinv": "TinvNN (MDS) coordinates", "raw": "raw coordinates"}
 
 
-def final_eval(workdir: Path) -> tuple[dict, dict]:
+def final_eval(workdir: Path) -> tuple[ml_collections.ConfigDict, dict]:
     """``(config, last evaluation metrics)`` of a finished run.
 
     Raises:
       FileNotFoundError / ValueError: no config or no evaluation in ``workdir``.
     """
-    config = json.loads((workdir / "config.json").read_text())
-    evals = [r for r in map(json.loads, (workdir / "metrics.jsonl").read_text().splitlines()) if "eval/len_ref" in r]
+    config = saved_config(workdir)
+    evals = [r for r in read_metrics(workdir / "metrics.jsonl") if "eval/len_ref" in r]
     if not evals:
         raise ValueError(f"{workdir}: no evaluation in metrics.jsonl")
     return config, evals[-1]
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = ["| n | policy input | steps | test instances | " + " | ".join(label for _, label in COLUMNS) + " |", "|---" * (4 + len(COLUMNS)) + "|"]
     for config, m in rows:
         cells = [f"{100 * m['eval/' + k]:.2f}" for k, _ in COLUMNS]
-        lines.append(f"| {config['data']['n_cities']} | {INPUT_LABELS[config['model']['input']]} | {config['train']['steps']} | {config['data']['n_test']:,} | " + " | ".join(cells) + " |")
+        lines.append(f"| {config.data.n_cities} | {INPUT_LABELS[config.model.input]} | {config.train.steps} | {config.data.n_test:,} | " + " | ".join(cells) + " |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     width = 0.8 / len(rows)
     for i, (config, m) in enumerate(rows):
         values = [100 * m["eval/" + k] for k, _ in COLUMNS]
-        label = f"TSP{config['data']['n_cities']}, {INPUT_LABELS[config['model']['input']]}"
+        label = f"TSP{config.data.n_cities}, {INPUT_LABELS[config.model.input]}"
         ax.bar(np.arange(len(COLUMNS)) + (i - (len(rows) - 1) / 2) * width, values, width, label=label)
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(COLUMNS)), [label.replace(", ", ",\n") for _, label in COLUMNS], fontsize=8)

@@ -33,16 +33,19 @@ optional (``pip install -e ".[bpa]"``) and only called as installed packages; th
 when needed, with an :class:`ImportError` naming the extra if missing. tblite runs on one OpenMP
 thread unless ``OMP_NUM_THREADS`` was set before it was first imported.
 
-Command line: ``python -m geojax.data.bpa --out workdirs/bpa_cache`` generates the default set.
+Command line: ``python -m geojax.data.bpa --out workdirs/bpa_cache [--workers 3]`` generates the
+default set (``--workers``: the temperatures in parallel processes, the same data).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import functools
 import hashlib
 import importlib
 import json
+import multiprocessing
 import os
 import time
 import zipfile
@@ -285,13 +288,17 @@ def cache_path(cache_dir: str | Path, settings: dict) -> Path:
     return Path(cache_dir) / f"bpa_{digest}.npz"
 
 
-def generate_bpa(cache_dir: str | Path, *, progress: bool = True, **settings) -> dict:
+def generate_bpa(cache_dir: str | Path, *, progress: bool = True, workers: int = 1, **settings) -> dict:
     """Generate the data set (or load it if already cached) into ``cache_dir/bpa_<hash>.npz``.
 
     Args:
       cache_dir: directory of the cache (created if missing). The file is written to a temporary
         name there and renamed (``os.replace``), so a crash never leaves a half-written file.
-      progress: show a tqdm progress bar per temperature.
+      progress: show a tqdm progress bar per temperature (with ``workers > 1``: one bar over the
+        finished temperatures).
+      workers: processes that run the temperatures' trajectories in parallel (each trajectory has
+        its own seeded stream, so the data set does not depend on ``workers``); each process runs
+        tblite on one thread unless ``OMP_NUM_THREADS`` says otherwise.
       **settings: ``n_train=500, n_test=1000, temperatures=(300, 600, 1200), stride=20,
         equilibration_steps=2000, seed=0`` (see :func:`bpa_settings` and the module docstring).
 
@@ -299,36 +306,54 @@ def generate_bpa(cache_dir: str | Path, *, progress: bool = True, **settings) ->
       As :func:`load_bpa`, with ``"from_cache"`` telling whether the file existed.
 
     Raises:
-      ValueError: bad settings (:func:`bpa_settings`), or a cached file that does not hold them.
+      ValueError: bad settings (:func:`bpa_settings`) or ``workers < 1``, or a cached file that
+        does not hold them.
       ImportError: tblite, rdkit or ase is not installed.
     """
     settings = bpa_settings(**settings)
+    _check_int("workers", workers, 1)
     path = cache_path(cache_dir, settings)
     if path.exists():
         return load_bpa(cache_dir, **_public(settings))
     numbers, positions = initial_geometry(settings["seed"])
+    jobs = [
+        (numbers, positions, temp, settings["n_train"] + settings["n_test"] if i == 0 else settings["n_test"], settings, progress and workers == 1)
+        for i, temp in enumerate(settings["temperatures"])
+    ]
+    if workers == 1:
+        trajectories = [_temperature_trajectory(job) for job in jobs]
+    else:
+        # spawn, not fork: the parent may hold JAX or OpenMP threads that a fork would copy broken
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+            trajectories = list(tqdm(pool.map(_temperature_trajectory, jobs), total=len(jobs), desc="temperatures", disable=not progress))
     arrays: dict[str, np.ndarray] = {"numbers": numbers}
-    for i, temp in enumerate(settings["temperatures"]):
-        m = settings["n_train"] + settings["n_test"] if i == 0 else settings["n_test"]
-        rng = np.random.default_rng([settings["seed"], temp])
-        start = time.perf_counter()
-        traj = langevin_snapshots(
-            numbers,
-            positions,
-            temp,
-            n_snapshots=m,
-            stride=settings["stride"],
-            equilibration_steps=settings["equilibration_steps"],
-            rng=rng,
-            progress=progress,
-        )
-        for key in ("positions", "energy", "forces", "kinetic_temperature", "xtb_calls", "xtb_seconds"):
-            arrays[f"{key}_{temp}K"] = np.asarray(traj[key])
-        arrays[f"wall_seconds_{temp}K"] = np.asarray(time.perf_counter() - start)
+    for temp, traj in zip(settings["temperatures"], trajectories):
+        for key, value in traj.items():
+            arrays[f"{key}_{temp}K"] = value
     arrays["settings_json"] = np.asarray(json.dumps(settings, sort_keys=True))
     arrays["versions_json"] = np.asarray(json.dumps(_versions(), sort_keys=True))
     write_npz_atomic(path, arrays)
     return {**_unpack(arrays), "path": str(path), "from_cache": False}
+
+
+def _temperature_trajectory(job: tuple) -> dict[str, np.ndarray]:
+    """One temperature's snapshots and timings (a top-level function, so worker processes can run it)."""
+    numbers, positions, temp, n_snapshots, settings, progress = job
+    start = time.perf_counter()
+    traj = langevin_snapshots(
+        numbers,
+        positions,
+        temp,
+        n_snapshots=n_snapshots,
+        stride=settings["stride"],
+        equilibration_steps=settings["equilibration_steps"],
+        rng=np.random.default_rng([settings["seed"], temp]),
+        progress=progress,
+    )
+    out = {key: np.asarray(traj[key]) for key in ("positions", "energy", "forces", "kinetic_temperature", "xtb_calls", "xtb_seconds")}
+    out["wall_seconds"] = np.asarray(time.perf_counter() - start)
+    return out
 
 
 def load_bpa(cache_dir: str | Path, **settings) -> dict:
@@ -494,6 +519,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stride", type=int, default=defaults["stride"])
     parser.add_argument("--equilibration-steps", type=int, default=defaults["equilibration_steps"])
     parser.add_argument("--seed", type=int, default=defaults["seed"])
+    parser.add_argument("--workers", type=int, default=1, help="processes running the temperatures in parallel (same data for any value)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     settings = {k: getattr(args, k) for k in defaults} | {"temperatures": tuple(args.temperatures)}
@@ -504,7 +530,7 @@ def main(argv: list[str] | None = None) -> None:
         xtb_energy_forces(numbers, positions)
     print(f"GFN2-xTB single point on the start geometry: {1e2 * (time.perf_counter() - start):.1f} ms/call", flush=True)
     start = time.perf_counter()
-    data = generate_bpa(args.out, progress=not args.no_progress, **settings)
+    data = generate_bpa(args.out, progress=not args.no_progress, workers=args.workers, **settings)
     print(f"{'loaded' if data['from_cache'] else 'generated'} {data['path']} in {time.perf_counter() - start:.0f} s")
     print(f"settings: {data['settings']}\nversions: {data['versions']}\n{_stats(data)}")
 

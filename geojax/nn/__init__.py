@@ -9,7 +9,7 @@ from geojax.nn.canonicalize import center_by_centroid, intensity_centroid
 from geojax.nn.cnn import SmallCNN
 from geojax.nn.linear import MLP, IrrepsLinear
 from geojax.nn.dynamics import GauntDynamics
-from geojax.nn.gaunt_conv import AttributeProduct, GauntConv, Interaction, ManyBody
+from geojax.nn.gaunt_conv import AttributeProduct, GauntConv, Interaction, ManyBody, PathFactors
 from geojax.nn.point_conv import PointConvLayer, PointConvNet, gate
 from geojax.nn.potential import GauntPotential
 from geojax.nn.spherical import Gate, SphericalLinear
@@ -29,6 +29,7 @@ __all__ = [
     "LiftingConv2d",
     "MLP",
     "ManyBody",
+    "PathFactors",
     "PointConvLayer",
     "PointConvNet",
     "SmallCNN",

@@ -28,7 +28,8 @@ class GauntDynamics(nnx.Module):
     (:class:`AttributeProduct`): SEGNN-style steerable node attributes, so each layer is conditioned
     on the direction of motion, not only the first (the product follows ``product``).
     ``correlation`` and ``distinct_factors`` configure each block's many-body products
-    (:class:`~geojax.nn.gaunt_conv.ManyBody`).
+    (:class:`~geojax.nn.gaunt_conv.ManyBody`); ``path_rank`` as in
+    :class:`~geojax.nn.potential.GauntPotential`.
 
     With ``position_updates=True`` the model is a learned integrator (EGNN-style coordinate
     updates): block ``k`` sees the geometry of the running estimate ``x_k`` (``x_0`` the input
@@ -41,7 +42,7 @@ class GauntDynamics(nnx.Module):
     shape or charges not ``[..., n]``.
     """
 
-    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, distinct_factors: bool = False, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", charge_node_features: bool = True, charge_radial: bool = False, velocity_attributes: bool = False, position_updates: bool = False, rngs: nnx.Rngs):
+    def __init__(self, *, channels: int = 16, lmax: int = 2, layers: int = 3, correlation: int = 1, distinct_factors: bool = False, num_radial: int = 8, cutoff: float = 20.0, avg_neighbours: float = 4.0, product: Product = "gaunt", method: str = "auto", path_rank: int = 1, charge_node_features: bool = True, charge_radial: bool = False, velocity_attributes: bool = False, position_updates: bool = False, rngs: nnx.Rngs):
         check_product(product)
         if lmax < 1:
             raise ValueError(f"GauntDynamics needs lmax >= 1 to carry velocities, got {lmax}")
@@ -50,7 +51,7 @@ class GauntDynamics(nnx.Module):
         self.scalar_in = nnx.Linear(2 if charge_node_features else 1, channels, rngs=rngs)
         self.vector_in = nnx.Param(jax.random.normal(rngs.params(), (channels,)))
         self.blocks = nnx.List([
-            Interaction(channels, lmax, (2 if charge_radial else 1) * num_radial + 1, correlation=correlation, distinct_factors=distinct_factors, avg_neighbours=avg_neighbours, product=product, method=method, rngs=rngs)
+            Interaction(channels, lmax, (2 if charge_radial else 1) * num_radial + 1, correlation=correlation, distinct_factors=distinct_factors, avg_neighbours=avg_neighbours, product=product, method=method, path_rank=path_rank, rngs=rngs)
             for _ in range(layers)
         ])
         self.attributes = nnx.List([AttributeProduct(channels, lmax, lmax, product=product, method=method, rngs=rngs) for _ in range(layers)]) if velocity_attributes else None

@@ -20,6 +20,7 @@ import math
 from typing import Literal
 
 import e3nn_jax as e3nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -54,7 +55,7 @@ def _check_pairs(h, sh, radial, pair_mask) -> tuple[int, int]:
     return lh, ly
 
 
-def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "auto") -> jnp.ndarray:
+def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "auto", path_factors=None) -> jnp.ndarray:
     """``out_i,c = sum_j mask_ij Gaunt(h_j,c, sum_l R_ij,c,l sh_ij,l)`` truncated at ``lmax_out``.
 
     Args:
@@ -62,10 +63,14 @@ def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "a
         (``[i, j]`` for the edge ``j -> i``); radial: ``[..., n, n, C, Ly+1]`` weights per edge,
         channel and degree; pair_mask: ``[..., n, n]``.
       lmax_out: output degree; method: ``"auto"``, ``"s2grid"`` or ``"fourier"``.
+      path_factors: optional ``(u [K, Lh+1], v [K, Ly+1], w [K, lmax_out+1])``: the product becomes
+        the rank-``K`` sum ``sum_k w_k o Gaunt(u_k o h_j, v_k o F_ij)`` (``o`` scales each degree),
+        the CG product with path weights :func:`geojax.tp.separable_path_weights`; ``None`` is ``K = 1``
+        with unit factors.
 
     Returns:
-      ``[..., n, C, (lmax_out+1)**2]``. Cost: ``O(E C G)`` pointwise work on grids of ``G`` points
-      plus ``O(n C)`` and ``O(E (Ly+1))`` transforms, instead of one tensor product per edge and channel.
+      ``[..., n, C, (lmax_out+1)**2]``. Cost: ``O(K E C G)`` pointwise work on grids of ``G`` points
+      plus ``O(K n C)`` and ``O(E (Ly+1))`` transforms, instead of one tensor product per edge and channel.
 
     Raises:
       ValueError: inconsistent shapes (naming the argument), an unknown method.
@@ -74,10 +79,41 @@ def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "a
     grid = product_grid((lh, ly), lmax_out, method)
     split = np.eye(ly + 1)[:, degree_index(ly)]  # [Ly+1, (Ly+1)^2]: the degree-l part of sh
     sh_values = grid.values(sh[..., None, :] * jnp.asarray(split, sh.dtype), ly)  # [*G, ..., n, n, Ly+1] (grid-major)
-    h_values = grid.values(h, lh)  # [*G, ..., n, C]
     weights = radial * pair_mask[..., None, None].astype(radial.dtype)
-    summed = jnp.einsum("...ijcl,xy...ijl,xy...jc->xy...ic", weights, sh_values, h_values)
-    return grid.project(summed)
+    if path_factors is None:
+        h_values = grid.values(h, lh)  # [*G, ..., n, C]
+        summed = jnp.einsum("...ijcl,xy...ijl,xy...jc->xy...ic", weights, sh_values, h_values)
+        return grid.project(summed)
+    u, v, w = check_path_factors(path_factors, lh, ly, lmax_out)
+    # the K terms as K * C channels of the plain aggregation: 1.4x faster than a K axis in the einsum
+    rank, channels = u.shape[0], h.shape[-2]
+    h_terms = _scale_degrees(h, u, lh, axis=-2).reshape(h.shape[:-2] + (rank * channels, h.shape[-1]))
+    weight_terms = (weights[..., None, :, :] * v[:, None, :].astype(weights.dtype)).reshape(weights.shape[:-2] + (rank * channels, ly + 1))
+    summed = jnp.einsum("...ijcl,xy...ijl,xy...jc->xy...ic", weight_terms, sh_values, grid.values(h_terms, lh))
+    terms = grid.project(summed).reshape(h.shape[:-2] + (rank, channels, (lmax_out + 1) ** 2))
+    return jnp.sum(_scale_degrees(terms, w, lmax_out, axis=-2, stacked=True), axis=-3)
+
+
+def check_path_factors(path_factors, *degrees: int) -> tuple[jnp.ndarray, ...]:
+    """``(u, v, w)`` as arrays ``[K, degree+1]``; ``ValueError`` naming the factor otherwise."""
+    if len(path_factors) != len(degrees):
+        raise ValueError(f"path_factors: expected {len(degrees)} arrays (u, v, w), got {len(path_factors)}")
+    arrays = tuple(jnp.asarray(f) for f in path_factors)
+    rank = arrays[0].shape[0] if arrays[0].ndim == 2 else None
+    for name, f, degree in zip("uvw", arrays, degrees):
+        if f.shape != (rank, degree + 1):
+            raise ValueError(f"path_factors {name}: expected [K={rank}, {degree + 1}] (one scale per term and degree 0..{degree}), got shape {f.shape}")
+    return arrays
+
+
+def _scale_degrees(x: jnp.ndarray, factors: jnp.ndarray, lmax: int, *, axis: int, stacked: bool = False) -> jnp.ndarray:
+    """``x [..., (lmax+1)**2]`` times ``factors [K, lmax+1]`` per degree, with the ``K`` axis at ``axis - 1``.
+
+    ``stacked``: ``x`` already has the ``K`` axis there (it is scaled term by term).
+    """
+    per_coefficient = factors[:, degree_index(lmax)].astype(x.dtype)  # [K, (lmax+1)^2]
+    per_coefficient = per_coefficient.reshape(per_coefficient.shape[:1] + (1,) * (-axis - 1) + per_coefficient.shape[1:])
+    return (x if stacked else jnp.expand_dims(x, axis - 1)) * per_coefficient
 
 
 def cg_aggregate(h, sh, radial, pair_mask, path_weights, *, lmax_out: int) -> jnp.ndarray:
@@ -103,12 +139,15 @@ def gaunt_powers(a: jnp.ndarray, nu: int, *, method: str = "auto") -> list[jnp.n
     return gaunt_chain(a, [a] * (nu - 1), method=method)
 
 
-def gaunt_chain(a: jnp.ndarray, factors: list[jnp.ndarray], *, method: str = "auto") -> list[jnp.ndarray]:
+def gaunt_chain(a: jnp.ndarray, factors: list[jnp.ndarray], *, method: str = "auto", path_factors=None) -> list[jnp.ndarray]:
     """``[p_1, ..., p_nu]`` with ``p_1 = a`` and ``p_k = UNIT^(k-1) a b_2 ... b_k`` (pointwise on S^2).
 
     Args:
       a: ``[..., C, (L+1)**2]``; factors: ``nu - 1`` arrays ``b_2 .. b_nu`` of the same shape.
       method: ``"auto"``, ``"s2grid"`` or ``"fourier"``.
+      path_factors: optional ``(u, v, w)``, each ``[K, L+1]``, for ``nu = 2`` only:
+        ``p_2 = UNIT sum_k w_k o Gaunt(u_k o a, v_k o b_2)``, the CG product with path weights
+        :func:`geojax.tp.separable_path_weights` (as in :func:`gaunt_aggregate`).
 
     Returns:
       ``nu`` arrays of ``a``'s shape, each product truncated at ``L`` once, at the end (the grid is
@@ -116,12 +155,19 @@ def gaunt_chain(a: jnp.ndarray, factors: list[jnp.ndarray], *, method: str = "au
       ``a`` reuses ``a``'s transform.
 
     Raises:
-      ValueError: ``a`` is not spherical channels, or a factor's shape differs from ``a``'s.
+      ValueError: ``a`` is not spherical channels, a factor's shape differs from ``a``'s, or
+        ``path_factors`` with ``nu != 2`` or of the wrong shapes.
     """
     lmax = _check_factors(a, factors)
     if not factors:
         return [a]
     grid = product_grid((lmax,) * (len(factors) + 1), lmax, method)
+    if path_factors is not None:
+        if len(factors) != 1:
+            raise ValueError(f"path_factors: supported for one product (nu = 2), got nu = {len(factors) + 1}")
+        u, v, w = check_path_factors(path_factors, lmax, lmax, lmax)
+        product = grid.values(_scale_degrees(a, u, lmax, axis=-2), lmax) * grid.values(_scale_degrees(factors[0], v, lmax, axis=-2), lmax)
+        return [a, UNIT * jnp.sum(_scale_degrees(grid.project(product), w, lmax, axis=-2, stacked=True), axis=-3)]
     a_values = grid.values(a, lmax)
     powers, current = [a], a_values
     for k, b in enumerate(factors, start=2):
@@ -174,24 +220,62 @@ def check_product(product: str) -> None:
         raise ValueError(f"product must be one of {PRODUCTS}, got {product!r}")
 
 
+def check_path_rank(path_rank) -> None:
+    if isinstance(path_rank, bool) or not isinstance(path_rank, (int, np.integer)) or path_rank < 1:
+        raise ValueError(f"path_rank must be an int >= 1, got {path_rank!r}")
+
+
+class PathFactors(nnx.Module):
+    """Learned rank-``K`` path weights of one Gaunt product: ``(u [K, l1+1], v [K, l2+1], w [K, l3+1])``.
+
+    The product ``sum_k w_k o Gaunt(u_k o x, v_k o y)`` has the CG path weights
+    ``r(l1, l2, l3) sum_k u_k[l1] v_k[l2] w_k[l3]`` (:func:`geojax.tp.separable_path_weights`), so
+    ``K`` terms give the Gaunt model part or all of the per-path freedom of its CG twin at ``K``
+    times the pointwise cost. Initialisation: the first term is all ones (the Gaunt product), the
+    others have ``u, v ~ N(0, 1)`` and ``w = 0`` (as LoRA starts), so the product starts as the
+    plain Gaunt product, the extra ``w`` get a gradient at once and their ``u, v`` once ``w != 0``.
+    """
+
+    def __init__(self, rank: int, degrees: tuple[int, int, int], *, rngs: nnx.Rngs):
+        check_path_rank(rank)
+        l1, l2, l3 = degrees
+        extra = rank - 1
+        self.u = nnx.Param(jnp.concatenate([jnp.ones((1, l1 + 1)), jax.random.normal(rngs.params(), (extra, l1 + 1))]))
+        self.v = nnx.Param(jnp.concatenate([jnp.ones((1, l2 + 1)), jax.random.normal(rngs.params(), (extra, l2 + 1))]))
+        self.w = nnx.Param(jnp.concatenate([jnp.ones((1, l3 + 1)), jnp.zeros((extra, l3 + 1))]))
+
+    def __call__(self) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        return self.u[...], self.v[...], self.w[...]
+
+
+def _path_factors(rank: int, degrees: tuple[int, int, int], product: str, rngs: nnx.Rngs) -> PathFactors | None:
+    """Factors for a Gaunt product of rank > 1; none for rank 1 (the plain product) or the CG twin,
+    whose learned per-path weights already hold every rank."""
+    check_path_rank(rank)
+    return PathFactors(rank, degrees, rngs=rngs) if product == "gaunt" and rank > 1 else None
+
+
 class GauntConv(nnx.Module):
     """Messages ``sum_j h_j (x) F_ij`` with radial weights from an MLP of the edge features.
 
     ``product="gaunt"`` uses :func:`gaunt_aggregate`, ``"cg"`` :func:`cg_aggregate` with learned
     path weights (initialised to the Gaunt values). Degrees: node, edge and output all ``lmax``.
+    ``path_rank > 1`` gives the Gaunt product learned rank-``K`` path weights (:class:`PathFactors`).
     """
 
-    def __init__(self, channels: int, lmax: int, edge_features: int, *, radial_hidden: int = 64, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+    def __init__(self, channels: int, lmax: int, edge_features: int, *, radial_hidden: int = 64, product: Product = "gaunt", method: str = "auto", path_rank: int = 1, rngs: nnx.Rngs):
         check_product(product)
         self.channels, self.lmax, self.product, self.method = channels, lmax, product, method
         self.radial = MLP((edge_features, radial_hidden, channels * (lmax + 1)), rngs=rngs)
         if product == "cg":
             self.path_weights = nnx.Param(jnp.asarray(gaunt_path_weights(lmax, lmax, lmax), float))
+        self.path_factors = _path_factors(path_rank, (lmax, lmax, lmax), product, rngs)
 
     def __call__(self, h: jnp.ndarray, sh: jnp.ndarray, edge_features: jnp.ndarray, pair_mask: jnp.ndarray) -> jnp.ndarray:
         radial = self.radial(edge_features).reshape(edge_features.shape[:-1] + (self.channels, self.lmax + 1))
         if self.product == "gaunt":
-            return gaunt_aggregate(h, sh, radial, pair_mask, lmax_out=self.lmax, method=self.method)
+            factors = None if self.path_factors is None else self.path_factors()
+            return gaunt_aggregate(h, sh, radial, pair_mask, lmax_out=self.lmax, method=self.method, path_factors=factors)
         return cg_aggregate(h, sh, radial, pair_mask, self.path_weights[...].astype(h.dtype), lmax_out=self.lmax)
 
 
@@ -202,23 +286,29 @@ class ManyBody(nnx.Module):
     per-degree channel mixing ``V_k`` per extra factor (``distinct_factors=True``), so the
     weight of a path ``(l1, l2)`` in the Gaunt product is a learned ``u_l1 v_l2`` instead of ``u_l1 u_l2``.
     The CG twin (``product="cg"``) applies the same mixings and learns one weight per path on top.
+    ``path_rank > 1`` (``correlation <= 2`` only) gives the Gaunt product learned rank-``K`` path
+    weights (:class:`PathFactors`).
     """
 
-    def __init__(self, channels: int, lmax: int, correlation: int, *, distinct_factors: bool = False, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+    def __init__(self, channels: int, lmax: int, correlation: int, *, distinct_factors: bool = False, product: Product = "gaunt", method: str = "auto", path_rank: int = 1, rngs: nnx.Rngs):
         check_product(product)
         if correlation < 1:
             raise ValueError(f"correlation must be >= 1, got {correlation}")
+        check_path_rank(path_rank)
+        if path_rank > 1 and correlation > 2:
+            raise ValueError(f"path_rank > 1 needs correlation <= 2 (one product), got path_rank={path_rank}, correlation={correlation}")
         self.correlation, self.product, self.method = correlation, product, method
         self.linears = nnx.List([SphericalLinear(channels, channels, lmax, rngs=rngs) for _ in range(correlation)])
         self.factor_mixes = nnx.List([SphericalLinear(channels, channels, lmax, rngs=rngs) for _ in range(correlation - 1)] if distinct_factors else [])
         if product == "cg":
             weights = [gaunt_path_weights(*p) for p in _cg_power_paths(lmax, correlation)]
             self.path_weights = nnx.List([nnx.Param(jnp.asarray(w, float)) for w in weights])
+        self.path_factors = _path_factors(path_rank, (lmax, lmax, lmax), product, rngs) if correlation == 2 else None
 
     def __call__(self, a: jnp.ndarray) -> jnp.ndarray:
         factors = [mix(a) for mix in self.factor_mixes] if len(self.factor_mixes) else [a] * (self.correlation - 1)
         if self.product == "gaunt":
-            products = gaunt_chain(a, factors, method=self.method)
+            products = gaunt_chain(a, factors, method=self.method, path_factors=None if self.path_factors is None else self.path_factors())
         else:
             products = cg_chain(a, factors, [w[...].astype(a.dtype) for w in self.path_weights])
         return sum(linear(p) for linear, p in zip(self.linears, products))
@@ -257,11 +347,11 @@ class AttributeProduct(nnx.Module):
 class Interaction(nnx.Module):
     """One message-passing block: ``h' = Gate(ManyBody(Conv(W_in h) / avg_neighbours) + W_skip h)``."""
 
-    def __init__(self, channels: int, lmax: int, edge_features: int, *, correlation: int = 2, distinct_factors: bool = False, avg_neighbours: float = 1.0, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+    def __init__(self, channels: int, lmax: int, edge_features: int, *, correlation: int = 2, distinct_factors: bool = False, avg_neighbours: float = 1.0, product: Product = "gaunt", method: str = "auto", path_rank: int = 1, rngs: nnx.Rngs):
         self.avg_neighbours = float(avg_neighbours)
         self.pre = SphericalLinear(channels, channels, lmax, rngs=rngs)
-        self.conv = GauntConv(channels, lmax, edge_features, product=product, method=method, rngs=rngs)
-        self.many_body = ManyBody(channels, lmax, correlation, distinct_factors=distinct_factors, product=product, method=method, rngs=rngs)
+        self.conv = GauntConv(channels, lmax, edge_features, product=product, method=method, path_rank=path_rank, rngs=rngs)
+        self.many_body = ManyBody(channels, lmax, correlation, distinct_factors=distinct_factors, product=product, method=method, path_rank=path_rank, rngs=rngs)
         self.skip = SphericalLinear(channels, channels, lmax, rngs=rngs)
         self.gate = Gate(channels, lmax, rngs=rngs)
 

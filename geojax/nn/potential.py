@@ -18,7 +18,9 @@ class GauntPotential(nnx.Module):
     Atoms start as a species embedding in the ``l = 0`` part of ``channels`` spherical channels of
     degree ``lmax``; ``layers`` :class:`~geojax.nn.gaunt_conv.Interaction` blocks over the pairs within
     ``cutoff`` (Bessel basis with a smooth envelope) follow; ``distinct_factors`` gives each extra
-    factor of the many-body products its own channel mixing (:class:`~geojax.nn.gaunt_conv.ManyBody`).
+    factor of the many-body products its own channel mixing (:class:`~geojax.nn.gaunt_conv.ManyBody`);
+    ``path_rank > 1`` learns rank-``K`` path weights for every Gaunt product
+    (:class:`~geojax.nn.gaunt_conv.PathFactors`; needs ``correlation <= 2``).
     ``product`` swaps every Gaunt product for e3nn-jax's CG product (everything else equal). The energy is invariant under rotations,
     translations, inversion and permutations of atoms; forces ``F = -dE/dx`` are equivariant.
 
@@ -29,13 +31,13 @@ class GauntPotential(nnx.Module):
     ``n = 0`` atoms give zero energy; padding atoms (``atom_mask`` False) contribute nothing.
     """
 
-    def __init__(self, *, num_species: int, channels: int = 16, lmax: int = 2, layers: int = 2, correlation: int = 2, distinct_factors: bool = False, num_radial: int = 8, cutoff: float = 5.0, avg_neighbours: float = 10.0, product: Product = "gaunt", method: str = "auto", rngs: nnx.Rngs):
+    def __init__(self, *, num_species: int, channels: int = 16, lmax: int = 2, layers: int = 2, correlation: int = 2, distinct_factors: bool = False, num_radial: int = 8, cutoff: float = 5.0, avg_neighbours: float = 10.0, product: Product = "gaunt", method: str = "auto", path_rank: int = 1, rngs: nnx.Rngs):
         check_product(product)
         self.lmax, self.channels, self.cutoff, self.num_radial = lmax, channels, cutoff, num_radial
         self.num_species = num_species
         self.embed = nnx.Embed(num_species, channels, rngs=rngs)
         self.blocks = nnx.List([
-            Interaction(channels, lmax, num_radial, correlation=correlation, distinct_factors=distinct_factors, avg_neighbours=avg_neighbours, product=product, method=method, rngs=rngs)
+            Interaction(channels, lmax, num_radial, correlation=correlation, distinct_factors=distinct_factors, avg_neighbours=avg_neighbours, product=product, method=method, path_rank=path_rank, rngs=rngs)
             for _ in range(layers)
         ])
         self.readouts = nnx.List([MLP((channels, 16, 1), rngs=rngs) for _ in range(layers)])

@@ -37,9 +37,35 @@ def gaunt_paths(lx: int, ly: int, lmax_out: int) -> tuple[tuple[int, int, int], 
     )
 
 
+@functools.cache
+def _gaunt_path_weights(lx: int, ly: int, lmax_out: int) -> np.ndarray:
+    return np.array([cg_gaunt_ratio(*p) for p in gaunt_paths(lx, ly, lmax_out)])
+
+
 def gaunt_path_weights(lx: int, ly: int, lmax_out: int) -> np.ndarray:
     """``[len(gaunt_paths(...))]`` float64: the weights ``r(l1, l2, l3)`` that make CG equal Gaunt."""
-    return np.array([cg_gaunt_ratio(*p) for p in gaunt_paths(lx, ly, lmax_out)])
+    return _gaunt_path_weights(lx, ly, lmax_out).copy()  # a copy: callers may write into it
+
+
+def separable_path_weights(u, v, w, lx: int, ly: int, lmax_out: int):
+    """``[..., P]``: the CG path weights ``r(l1, l2, l3) sum_k u_k[l1] v_k[l2] w_k[l3]`` of a rank-``K`` Gaunt product.
+
+    A sum of ``K`` Gaunt products with per-degree scalings, ``sum_k w_k o Gaunt(u_k o x, v_k o y)``
+    (``o`` scales each degree), equals :func:`cg_product` with these weights (paths of
+    :func:`gaunt_paths`). Rank 2 already fits every weight vector of the 11 paths at ``L = 2``
+    (a least-squares fit, tested; rank 1 does not).
+
+    Args:
+      u: ``[..., K, lx+1]``; v: ``[..., K, ly+1]``; w: ``[..., K, lmax_out+1]`` (numpy or jax).
+
+    Raises:
+      ValueError: a last axis that does not match its degree, or different ``K``.
+    """
+    for name, f, degree in (("u", u, lx), ("v", v, ly), ("w", w, lmax_out)):
+        if f.ndim < 2 or f.shape[-1] != degree + 1 or f.shape[-2] != u.shape[-2]:
+            raise ValueError(f"{name}: expected [..., K={u.shape[-2] if u.ndim >= 2 else '?'}, {degree + 1}] (degrees 0..{degree}), got shape {f.shape}")
+    l1, l2, l3 = (np.array(axis) for axis in zip(*gaunt_paths(lx, ly, lmax_out)))
+    return gaunt_path_weights(lx, ly, lmax_out) * (u[..., l1] * v[..., l2] * w[..., l3]).sum(axis=-2)
 
 
 def cg_product(

@@ -84,10 +84,10 @@ def make_quick(config: ml_collections.ConfigDict, *, steps: int, batch_size: int
     config.train.update({"steps": steps, "batch_size": batch_size, "log_every": max(steps // 2, 1), "eval_every": steps, "checkpoint_every": steps})
 
 
-def gaunt_model_section(*, channels: int, lmax: int, layers: int, correlation: int, cutoff: float, avg_neighbours: float, num_radial: int = 8, distinct_factors: bool = False, product: str = "gaunt", method: str = "auto") -> ml_collections.ConfigDict:
+def gaunt_model_section(*, channels: int, lmax: int, layers: int, correlation: int, cutoff: float, avg_neighbours: float, num_radial: int = 8, distinct_factors: bool = False, path_rank: int = 1, product: str = "gaunt", method: str = "auto") -> ml_collections.ConfigDict:
     """``config.model`` of the E(3) Gaunt models (:class:`geojax.nn.GauntPotential`,
     :class:`geojax.nn.GauntDynamics`); ``product = "cg"`` is the Clebsch-Gordan twin."""
-    fields = {"product": product, "method": method, "channels": channels, "lmax": lmax, "layers": layers, "correlation": correlation, "num_radial": num_radial, "distinct_factors": distinct_factors, "cutoff": cutoff, "avg_neighbours": avg_neighbours}
+    fields = {"product": product, "method": method, "channels": channels, "lmax": lmax, "layers": layers, "correlation": correlation, "num_radial": num_radial, "distinct_factors": distinct_factors, "path_rank": path_rank, "cutoff": cutoff, "avg_neighbours": avg_neighbours}
     return ml_collections.ConfigDict(fields)
 
 

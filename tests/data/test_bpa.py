@@ -75,6 +75,16 @@ def test_generate_is_deterministic_and_cached(tiny, tmp_path):
     np.testing.assert_array_equal(forces, data["forces_1200K"][-1])
 
 
+def test_parallel_workers_give_the_same_data_set(tiny, tmp_path):
+    _, data = tiny
+    parallel = generate_bpa(tmp_path, progress=False, workers=2, **TINY)
+    assert not parallel["from_cache"] and parallel["path"].endswith(data["path"].split("/")[-1])
+    for key in ("positions_300K", "energy_300K", "forces_300K", "positions_1200K", "forces_1200K", "kinetic_temperature_1200K"):
+        np.testing.assert_array_equal(parallel[key], data[key])
+    with pytest.raises(ValueError, match="workers"):
+        generate_bpa(tmp_path / "other", progress=False, workers=0, **TINY)
+
+
 def test_splits_use_disjoint_windows_of_the_training_trajectory(tiny):
     _, data = tiny
     splits = bpa_splits(data)

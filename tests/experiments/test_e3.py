@@ -52,11 +52,14 @@ def test_bpa_quick_run(tmp_path):
 
 
 def test_speed_script_writes_well_formed_outputs(tmp_path, capsys):
-    e3_speed.main(["--lmax", "1", "--batch", "1", "--channels", "2", "--layers", "1", "--correlation", "1", "--repeats", "2", "--out", str(tmp_path)])
+    e3_speed.main(["--lmax", "1", "--batch", "1", "--channels", "2", "--layers", "1", "--correlation", "1", "--repeats", "2", "--path-ranks", "1", "2", "--out", str(tmp_path)])
     data = json.loads((tmp_path / "e3_speed.json").read_text())
-    rows = {r["product"]: r for r in data["rows"]}
-    assert set(rows) == {"gaunt", "cg"} and rows["cg"]["params"] - rows["gaunt"]["params"] == len(gaunt_paths(1, 1, 1))  # the CG path weights
+    rows = {(r["product"], r["path_rank"]): r for r in data["rows"]}
+    assert set(rows) == {("gaunt", 1), ("gaunt", 2), ("cg", None)}
+    assert rows["cg", None]["params"] - rows["gaunt", 1]["params"] == len(gaunt_paths(1, 1, 1))  # the CG path weights
+    assert rows["gaunt", 2]["params"] - rows["gaunt", 1]["params"] == 3 * 2 * 2  # u, v, w of rank 2 at L = 1, one conv
     for r in rows.values():
         assert r["train_ms"] > 0 and r["train_p10_ms"] <= r["train_ms"] <= r["train_p90_ms"] and r["infer_configs_per_s"] > 0
     assert (tmp_path / "e3_speed.png").stat().st_size > 1000
-    assert "| 1 |" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "| 1 | 1 |" in table and "| 1 | 2 |" in table

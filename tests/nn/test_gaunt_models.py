@@ -8,10 +8,10 @@ import pytest
 from flax import nnx
 
 from geojax.nn import GauntDynamics, GauntPotential
-from geojax.nn.gaunt_conv import ManyBody, cg_aggregate, cg_chain, cg_powers, edge_harmonics, gaunt_aggregate, gaunt_chain, gaunt_powers
+from geojax.nn.gaunt_conv import GauntConv, ManyBody, PathFactors, cg_aggregate, cg_chain, cg_powers, edge_harmonics, gaunt_aggregate, gaunt_chain, gaunt_powers
 from geojax.nn.graph import dense_pairs
 from geojax.nn.spherical import degree_index, gate_activation, norm_activation, spherical_linear
-from geojax.tp import gaunt_path_weights, gaunt_tensor_product
+from geojax.tp import gaunt_path_weights, gaunt_paths, gaunt_tensor_product, separable_path_weights
 from tests.conftest import relative_error
 
 L = 2
@@ -79,6 +79,99 @@ def test_gaunt_aggregate_equals_edge_by_edge_products_and_the_cg_twin(rng, metho
     assert relative_error(twin, ref) < 1e-12
 
 
+def _factors(rng, rank, *degrees):
+    return tuple(jnp.asarray(rng.normal(size=(rank, d + 1))) for d in degrees)
+
+
+def test_rank_k_gaunt_aggregate_equals_the_cg_twin_with_separable_path_weights(rng, method="s2grid"):
+    # one method: the factors act before values() and after project(), which are tested for both
+    pos, sh, mask = _graph(rng)
+    batch, n, channels = 2, 5, 3
+    h = jnp.asarray(rng.normal(size=(batch, n, channels, (L + 1) ** 2)))
+    radial = jnp.asarray(rng.normal(size=(batch, n, n, channels, L + 1)))
+    factors = _factors(rng, 3, L, L, L)
+    out = gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method, path_factors=factors)
+    weights = separable_path_weights(*factors, L, L, L)
+    assert relative_error(out, cg_aggregate(h, sh, radial, mask, weights, lmax_out=L)) < 1e-12
+    # the sum of K scaled Gaunt products, term by term (independent of the vectorised path)
+    scale = lambda f, k: f[k][degree_index(L)]  # noqa: E731
+    terms = sum(scale(factors[2], k) * gaunt_aggregate(h * scale(factors[0], k), sh, radial * factors[1][k], mask, lmax_out=L, method=method) for k in range(3))
+    assert relative_error(out, terms) < 1e-12
+    # unit factors of rank 1 are the plain product; other factors change it
+    ones = tuple(jnp.ones((1, L + 1)) for _ in range(3))
+    plain = gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method)
+    assert relative_error(gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method, path_factors=ones), plain) < 1e-12
+    assert relative_error(out, plain) > 1e-2
+    with pytest.raises(ValueError, match="path_factors w"):
+        gaunt_aggregate(h, sh, radial, mask, lmax_out=L, path_factors=factors[:2] + (jnp.ones((2, L + 1)),))
+
+
+def test_separable_path_weights_formula_and_rank_two_fits_any_l2_weights(rng):
+    u, v, w = _factors(rng, 2, 1, 2, 3)
+    paths = gaunt_paths(1, 2, 3)
+    expected = [gaunt_path_weights(1, 2, 3)[p] * sum(u[k, a] * v[k, b] * w[k, c] for k in range(2)) for p, (a, b, c) in enumerate(paths)]
+    assert relative_error(separable_path_weights(u, v, w, 1, 2, 3), np.array(expected)) < 1e-14
+    with pytest.raises(ValueError, match="v: expected"):
+        separable_path_weights(u, v[:, :2], w, 1, 2, 3)
+    # the claim of the docstring: rank 2 reaches any weights of the 11 paths at L = 2, rank 1 does not
+    from scipy.optimize import least_squares
+
+    target = rng.normal(size=len(gaunt_paths(L, L, L))) * gaunt_path_weights(L, L, L)
+
+    def misfit(rank):
+        def residual(z):
+            f = z.reshape(3, rank, L + 1)
+            return np.asarray(separable_path_weights(*f, L, L, L)) - target
+
+        fits = (least_squares(residual, np.random.default_rng(s).normal(size=3 * rank * (L + 1))) for s in range(3))
+        return min(2 * fit.cost for fit in fits) / np.sum(target**2)
+
+    assert misfit(2) < 1e-12 and misfit(1) > 1e-3
+
+
+def test_rank_k_many_body_product_equals_the_cg_chain(rng):
+    a, b = (jnp.asarray(rng.normal(size=(4, 3, (L + 1) ** 2))) for _ in range(2))
+    factors = _factors(rng, 2, L, L, L)
+    gaunt = gaunt_chain(a, [b], method="s2grid", path_factors=factors)
+    cg = cg_chain(a, [b], [separable_path_weights(*factors, L, L, L)])
+    assert relative_error(gaunt[0], a) == 0 and relative_error(gaunt[1], cg[1]) < 1e-12
+    with pytest.raises(ValueError, match="nu = 2"):
+        gaunt_chain(a, [b, b], path_factors=factors)
+
+
+@pytest.mark.parametrize("module", ["conv", "many_body"])
+def test_path_factors_start_as_the_gaunt_product_and_learn(rng, module):
+    a = jnp.asarray(rng.normal(size=(5, 4, (L + 1) ** 2)))
+    if module == "conv":
+        pos, sh, mask = _graph(rng, batch=1)
+        h = jnp.asarray(rng.normal(size=(1, 5, 4, (L + 1) ** 2)))
+        features = jnp.asarray(rng.normal(size=(1, 5, 5, 6)))
+        make = lambda rank: GauntConv(4, L, 6, path_rank=rank, rngs=nnx.Rngs(1))  # noqa: E731
+        call = lambda m: m(h, sh, features, mask)  # noqa: E731
+    else:
+        make = lambda rank: ManyBody(4, L, 2, distinct_factors=True, path_rank=rank, rngs=nnx.Rngs(1))  # noqa: E731
+        call = lambda m: m(a)  # noqa: E731
+    plain, ranked = make(1), make(3)
+    assert plain.path_factors is None and isinstance(ranked.path_factors, PathFactors)
+    # same function at initialisation: copy the shared parameters (the factors draw from the stream)
+    shared = nnx.state(plain, nnx.Param)
+    nnx.update(ranked, shared)
+    assert relative_error(call(ranked), call(plain)) < 1e-12
+    grad_of = lambda name: np.asarray(getattr(nnx.grad(lambda m: jnp.sum(call(m) ** 2))(ranked).path_factors, name)[...])  # noqa: E731
+    assert np.abs(grad_of("w")[1:]).min() > 0  # the extra terms' w = 0 moves at once...
+    ranked.path_factors.w[...] = ranked.path_factors.w[...].at[1:].set(0.5)
+    assert relative_error(call(ranked), call(plain)) > 1e-3
+    for name in ("u", "v"):  # ...and then u, v do
+        assert np.abs(grad_of(name)[1:]).min() > 0, name
+    with pytest.raises(ValueError, match="path_rank"):
+        make(0)
+
+
+def test_path_rank_needs_one_many_body_product():
+    with pytest.raises(ValueError, match="correlation <= 2"):
+        ManyBody(4, L, 3, path_rank=2, rngs=nnx.Rngs(0))
+
+
 def test_gaunt_powers_equal_cg_powers_with_exact_intermediates(rng):
     a = jnp.asarray(rng.normal(size=(4, 3, (L + 1) ** 2)))
     gaunt = gaunt_powers(a, 3, method="fourier")
@@ -133,10 +226,10 @@ def _potential(product, dtype_seed=0, **kw):
     return GauntPotential(**args, rngs=nnx.Rngs(dtype_seed))
 
 
-@pytest.mark.parametrize("product,distinct_factors", [("gaunt", False), ("cg", False), ("gaunt", True)])
-def test_potential_is_e3_invariant_and_forces_equivariant(rng, product, distinct_factors):
+@pytest.mark.parametrize("product,distinct_factors,path_rank", [("gaunt", False, 1), ("cg", False, 1), ("gaunt", True, 1), ("gaunt", True, 2)])
+def test_potential_is_e3_invariant_and_forces_equivariant(rng, product, distinct_factors, path_rank):
     pos, species = _molecule(rng)
-    model = _potential(product, distinct_factors=distinct_factors)
+    model = _potential(product, distinct_factors=distinct_factors, path_rank=path_rank, correlation=2 if path_rank > 1 else 3)
     energy, forces = energy_and_forces(model, pos, species)
     for k, reflect in enumerate((False, True)):
         R = random_orthogonal(jax.random.key(10 + k), reflect)
