@@ -47,6 +47,18 @@ def gaunt_path_weights(lx: int, ly: int, lmax_out: int) -> np.ndarray:
     return _gaunt_path_weights(lx, ly, lmax_out).copy()  # a copy: callers may write into it
 
 
+def check_path_factors(factors, degrees: tuple[int, ...], *, batched: bool = False) -> tuple:
+    """The factors ``(u, v, w)`` of a rank-``K`` Gaunt product, each ``[K, degree+1]`` (with leading
+    batch axes if ``batched``), as given; ``ValueError`` naming the factor otherwise."""
+    if len(factors) != len(degrees):
+        raise ValueError(f"path factors: expected {len(degrees)} arrays (u, v, w), got {len(factors)}")
+    rank = factors[0].shape[-2] if factors[0].ndim >= 2 else None
+    for name, f, degree in zip("uvw", factors, degrees):
+        if f.ndim < 2 or (f.ndim != 2 and not batched) or f.shape[-2:] != (rank, degree + 1):
+            raise ValueError(f"path factors {name}: expected [{'..., ' if batched else ''}K={rank}, {degree + 1}] (one scale per term and degree 0..{degree}), got shape {f.shape}")
+    return tuple(factors)
+
+
 def separable_path_weights(u, v, w, lx: int, ly: int, lmax_out: int):
     """``[..., P]``: the CG path weights ``r(l1, l2, l3) sum_k u_k[l1] v_k[l2] w_k[l3]`` of a rank-``K`` Gaunt product.
 
@@ -61,9 +73,7 @@ def separable_path_weights(u, v, w, lx: int, ly: int, lmax_out: int):
     Raises:
       ValueError: a last axis that does not match its degree, or different ``K``.
     """
-    for name, f, degree in (("u", u, lx), ("v", v, ly), ("w", w, lmax_out)):
-        if f.ndim < 2 or f.shape[-1] != degree + 1 or f.shape[-2] != u.shape[-2]:
-            raise ValueError(f"{name}: expected [..., K={u.shape[-2] if u.ndim >= 2 else '?'}, {degree + 1}] (degrees 0..{degree}), got shape {f.shape}")
+    check_path_factors((u, v, w), (lx, ly, lmax_out), batched=True)
     l1, l2, l3 = (np.array(axis) for axis in zip(*gaunt_paths(lx, ly, lmax_out)))
     return gaunt_path_weights(lx, ly, lmax_out) * (u[..., l1] * v[..., l2] * w[..., l3]).sum(axis=-2)
 
