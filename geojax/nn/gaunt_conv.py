@@ -87,21 +87,26 @@ def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "a
     u, v, w = check_path_factors(tuple(map(jnp.asarray, path_factors)), (lh, ly, lmax_out))
     # the K terms as K * C channels of the plain aggregation (an ad hoc benchmark: 1.4x faster than a K axis in the einsum)
     rank, channels = u.shape[0], h.shape[-2]
-    h_terms = _scale_degrees(h, u, lh, axis=-2).reshape(h.shape[:-2] + (rank * channels, h.shape[-1]))
+    h_terms = _degree_scaled_terms(h, u, lh).reshape(h.shape[:-2] + (rank * channels, h.shape[-1]))
     weight_terms = (weights[..., None, :, :] * v[:, None, :].astype(weights.dtype)).reshape(weights.shape[:-2] + (rank * channels, ly + 1))
     summed = jnp.einsum("...ijcl,xy...ijl,xy...jc->xy...ic", weight_terms, sh_values, grid.values(h_terms, lh))
     terms = grid.project(summed).reshape(h.shape[:-2] + (rank, channels, (lmax_out + 1) ** 2))
-    return jnp.sum(_scale_degrees(terms, w, lmax_out, axis=-2, stacked=True), axis=-3)
+    return _sum_degree_scaled_terms(terms, w, lmax_out)
 
 
-def _scale_degrees(x: jnp.ndarray, factors: jnp.ndarray, lmax: int, *, axis: int, stacked: bool = False) -> jnp.ndarray:
-    """``x [..., (lmax+1)**2]`` times ``factors [K, lmax+1]`` per degree, with the ``K`` axis at ``axis - 1``.
+def _degree_scaled_terms(x: jnp.ndarray, factors: jnp.ndarray, lmax: int) -> jnp.ndarray:
+    """``x [..., C, (lmax+1)**2] -> [..., K, C, (lmax+1)**2]``: the terms ``factors_k o x``.
 
-    ``stacked``: ``x`` already has the ``K`` axis there (it is scaled term by term).
+    ``factors [K, lmax+1]`` scale each degree (``o``); with :func:`_sum_degree_scaled_terms` this is
+    how a rank-``K`` path weight acts on both sides of a product.
     """
     per_coefficient = factors[:, degree_index(lmax)].astype(x.dtype)  # [K, (lmax+1)^2]
-    per_coefficient = per_coefficient.reshape(per_coefficient.shape[:1] + (1,) * (-axis - 1) + per_coefficient.shape[1:])
-    return (x if stacked else jnp.expand_dims(x, axis - 1)) * per_coefficient
+    return x[..., None, :, :] * per_coefficient[:, None, :]
+
+
+def _sum_degree_scaled_terms(terms: jnp.ndarray, factors: jnp.ndarray, lmax: int) -> jnp.ndarray:
+    """``terms [..., K, C, (lmax+1)**2] -> [..., C, (lmax+1)**2]``: ``sum_k factors_k o terms_k``."""
+    return jnp.einsum("...kcd,kd->...cd", terms, factors[:, degree_index(lmax)].astype(terms.dtype))
 
 
 def cg_aggregate(h, sh, radial, pair_mask, path_weights, *, lmax_out: int) -> jnp.ndarray:
@@ -154,8 +159,8 @@ def gaunt_chain(a: jnp.ndarray, factors: list[jnp.ndarray], *, method: str = "au
         if len(factors) != 1:
             raise ValueError(f"path_factors: supported for one product (nu = 2), got nu = {len(factors) + 1}")
         u, v, w = check_path_factors(tuple(map(jnp.asarray, path_factors)), (lmax,) * 3)
-        product = grid.values(_scale_degrees(a, u, lmax, axis=-2), lmax) * grid.values(_scale_degrees(factors[0], v, lmax, axis=-2), lmax)
-        return [a, UNIT * jnp.sum(_scale_degrees(grid.project(product), w, lmax, axis=-2, stacked=True), axis=-3)]
+        product = grid.values(_degree_scaled_terms(a, u, lmax), lmax) * grid.values(_degree_scaled_terms(factors[0], v, lmax), lmax)
+        return [a, UNIT * _sum_degree_scaled_terms(grid.project(product), w, lmax)]
     a_values = grid.values(a, lmax)
     powers, current = [a], a_values
     for k, b in enumerate(factors, start=2):
