@@ -34,7 +34,8 @@ def test_cg_baseline_refuses_degree_12_with_reason():
         base.e3nn_cg_gaunt(np.ones(169), 12, np.ones(169), 12, 24)
 
 
-@pytest.mark.parametrize("op", ["product", "conv", "power"])
+# one operation in the default run keeps CI short; the others run under -m slow
+@pytest.mark.parametrize("op", ["product", pytest.param("conv", marks=pytest.mark.slow), pytest.param("power", marks=pytest.mark.slow)])
 def test_cli_tiny_run_writes_consistent_outputs(op, tmp_path, capsys):
     code = main(["tp", "--lmax", "1,2", "--batch", "4", "--channels", "2", "--repeats", "2", "--op", op,
                  "--nu", "2", "--dense-max-l", "1", "--out", str(tmp_path)])

@@ -259,7 +259,8 @@ def test_forces_are_minus_the_finite_difference_gradient(rng):
         assert abs(float(fd[0]) + float(forces[0, atom, axis])) < 1e-8 * max(1.0, abs(float(fd[0])))
 
 
-@pytest.mark.parametrize("distinct_factors", [False, True])
+# the a^2 model (no longer the default) is the slowest test of the suite: kept under -m slow
+@pytest.mark.parametrize("distinct_factors", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_gaunt_and_cg_twins_agree_at_initialisation_and_cg_path_weights_learn(rng, distinct_factors):
     pos, species = _molecule(rng)
     gaunt, cg = _potential("gaunt", distinct_factors=distinct_factors), _potential("cg", distinct_factors=distinct_factors)
