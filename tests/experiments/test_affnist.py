@@ -66,7 +66,7 @@ def test_eval_batches_are_per_digit():
     assert b["image_t"].shape == (len(b["label"]), config.data.n_maps, 40, 40)
 
 
-@pytest.mark.parametrize("variant", ["quick", "cnn_aug,quick"])
+@pytest.mark.parametrize("variant", ["quick", pytest.param("cnn_aug,quick", marks=pytest.mark.slow)])
 def test_quick_run_through_the_trainer_and_reload(tmp_path, variant):
     config = get_config(variant)
     result = train_and_evaluate(config, tmp_path / "run", AffNISTTask())

@@ -51,6 +51,7 @@ def test_bpa_quick_run(tmp_path):
     assert set(report) >= {"E_test_300K", "F_test_1200K"} and (tmp_path / "report" / "bpa_forces.png").exists()
 
 
+@pytest.mark.slow  # a smoke test of a benchmark script (about 50 s); kept out of the default run for CI time
 def test_speed_script_writes_well_formed_outputs(tmp_path, capsys):
     e3_speed.main(["--lmax", "1", "--batch", "1", "--channels", "2", "--layers", "1", "--correlation", "1", "--repeats", "2", "--path-ranks", "1", "2", "--out", str(tmp_path)])
     data = json.loads((tmp_path / "e3_speed.json").read_text())
