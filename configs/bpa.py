@@ -6,14 +6,14 @@ Commands (generate the data once, about 30 minutes on one core; then train):
     python -m experiments.train --config configs/bpa.py --workdir workdirs/bpa_gaunt
     python -m experiments.train --config configs/bpa.py:cg --workdir workdirs/bpa_cg
 
-Expected (README "3BPA-style force field", 2 seeds per twin, four runs sharing 2 CPU cores):
-10,000 steps take about 65 min (Gaunt, ~384 ms per step) or 100 min (CG twin, ~614 ms per step);
-300 K test RMSE about 51 / 41 meV (energy) and 98 / 85 meV/A (forces), Gaunt / CG. The many-body
-factors are distinct (``model.distinct_factors``; ``--config.model.distinct_factors=False`` gives
-the earlier model: about 104 / 95 meV/A).
-
-``--config.model.path_rank=2`` gives every Gaunt product learned rank-2 path weights
-(:class:`geojax.nn.PathFactors`; README "3BPA-style force field"); the CG twin ignores it.
+Expected (README "3BPA-style force field"; 10,000 steps, each run pinned to one of 2 CPU cores):
+about 70 min (Gaunt, ~420 ms per step as logged, two runs sharing the machine); 300 K test RMSE
+about 25 meV (energy) and 63 meV/A (forces) for the Gaunt model; the CG twin (``:cg``, ~614 ms per
+step with four runs on 2 cores) reached 41 / 85. The Gaunt products have learned rank-2 path
+weights (``model.path_rank = 2``, :class:`geojax.nn.PathFactors`, the default since 2026-12-04;
+the CG twin ignores it; ``--config.model.path_rank=1`` gives the earlier model: about 98 meV/A) and
+distinct many-body factors (``model.distinct_factors``; ``--config.model.distinct_factors=False``
+gives the model before that).
 
 Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6`` (the degree);
 ``quick`` (a smoke test on a tiny data set generated in a few seconds with
@@ -47,7 +47,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.data.eval_split = "test_300K"
     c.data.eval_batch_size = 50
 
-    c.model = gaunt_model_section(channels=16, lmax=2, layers=2, correlation=2, cutoff=5.0, avg_neighbours=15.0, distinct_factors=True)
+    c.model = gaunt_model_section(channels=16, lmax=2, layers=2, correlation=2, cutoff=5.0, avg_neighbours=15.0, distinct_factors=True, path_rank=2)
 
     c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.01, weight_decay=1e-8, grad_clip=10.0)
 

@@ -38,14 +38,14 @@ def test_bpa_quick_run(tmp_path):
 
     config = load_get_config("bpa.py")("quick")
     config.data.cache_dir = str(tmp_path / "cache")
-    assert config.model.distinct_factors  # the default of configs/bpa.py
+    assert config.model.distinct_factors and config.model.path_rank == 2  # the defaults of configs/bpa.py
     d = config.data
     generate_bpa(d.cache_dir, n_train=d.n_train, n_test=d.n_test, temperatures=d.temperatures, stride=d.stride, equilibration_steps=d.equilibration_steps, seed=d.seed, progress=False)
     result = train_and_evaluate(config, tmp_path / "run", get_task("bpa"))
     m = result.eval_metrics
     assert np.isfinite(m["eval/energy_se"]) and np.isfinite(m["eval/forces_se"]) and m["eval/forces_se"] > 0
     e3_report.main(["--bpa", str(tmp_path / "run"), "--out", str(tmp_path / "report")])
-    report = json.loads((tmp_path / "report" / "results.json").read_text())["bpa"]["Gaunt (s2grid), distinct factors"]
+    report = json.loads((tmp_path / "report" / "results.json").read_text())["bpa"]["Gaunt (s2grid), distinct factors, path rank 2"]
     # the report re-evaluates the checkpoint: its 300 K force RMSE is the trainer's, in meV/A
     np.testing.assert_allclose(report["F_test_300K"][0], 1e3 * np.sqrt(m["eval/forces_se"]), rtol=1e-4)
     assert set(report) >= {"E_test_300K", "F_test_1200K"} and (tmp_path / "report" / "bpa_forces.png").exists()

@@ -134,7 +134,9 @@ def test_layers_exactly_equivariant_under_90_degree_rotations(group_name, haar):
         assert relative_error(model.lift(x_rot, s).values, jnp.rot90(f.values, axes=(1, 2))) > 1e-2
 
 
-@pytest.mark.parametrize("group_name, options", [("SL2", {}), ("GL+2", {}), ("SL2", ANTI_ALIASED)])
+# the anti-aliased variants (not the default config; blur pooling's rot90 commutation is tested
+# alone below) run under -m slow, for the default CI's time
+@pytest.mark.parametrize("group_name, options", [("SL2", {}), ("GL+2", {}), pytest.param("SL2", ANTI_ALIASED, marks=pytest.mark.slow)])
 def test_classifier_invariant_to_rotation_with_samples_and_to_shifts(group_name, options):
     with jax.enable_x64(True):
         model = _model(group_name, **options)
@@ -242,7 +244,7 @@ def test_small_cnn_shapes_and_errors():
         SmallCNN(n_classes=10, widths=(), rngs=nnx.Rngs(0))
 
 
-@pytest.mark.parametrize("options", [{}, ANTI_ALIASED])
+@pytest.mark.parametrize("options", [{}, pytest.param(ANTI_ALIASED, marks=pytest.mark.slow)])
 def test_layer_features_end_in_features_and_locate_the_grid_error(options):
     from experiments.affnist_equivariance import measure, moved_per_layer
 
