@@ -9,11 +9,12 @@ Commands (generate the data once, about 30 minutes on one core; then train):
 Expected (README "3BPA-style force field"; 10,000 steps, each run pinned to one of 2 CPU cores):
 about 70 min (Gaunt, ~420 ms per step as logged, two runs sharing the machine); 300 K test RMSE
 about 30 meV (energy) and 68 meV/A (forces) for the Gaunt model (2 seeds); the CG twin (``:cg``,
-~614 ms per step with four runs on 2 cores, on another machine's cache) reached 41 / 85. The Gaunt products have learned rank-2 path
-weights (``model.path_rank = 2``, :class:`geojax.nn.PathFactors`, the default since 2026-12-04;
-the CG twin ignores it; ``--config.model.path_rank=1`` gives the earlier model: about 98 meV/A) and
-distinct many-body factors (``model.distinct_factors``; ``--config.model.distinct_factors=False``
-gives the model before that).
+~614 ms per step with four runs on 2 cores, on another machine's cache) reached 41 / 85. The
+Gaunt products have learned rank-2 path weights (``model.path_rank = 2``,
+:class:`geojax.nn.PathFactors`, the default since 2026-12-04; the CG twin ignores it;
+``--config.model.path_rank=1`` gives the earlier model: about 98 meV/A) and distinct many-body
+factors (``model.distinct_factors``; ``--config.model.distinct_factors=False`` gives the model
+before that).
 
 Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6`` (the degree);
 ``quick`` (a smoke test on a tiny data set generated in a few seconds with
