@@ -8,7 +8,9 @@ Variants are comma-separated tokens after the colon:
 
 - model: ``sl2`` (default; SL(2) x| R^2 equivariant) | ``gl2`` (GL+(2) x| R^2) | ``cnn`` (plain CNN,
   about the same parameter count) | ``cnn_aug`` (that CNN with random affine maps in training) |
-  ``cnn_center`` (that CNN behind the same centroid centring as the equivariant models)
+  ``cnn_center`` (that CNN behind the same centroid centring as the equivariant models) |
+  ``sl2_whiten``, ``gl2_whiten``, ``cnn_whiten`` (the same models behind moment whitening, which
+  canonicalizes the translation and the linear part up to a rotation; ``model.whiten_std`` pixels)
 - ``quick``: a smoke test (a few steps on 100 test digits x 2 maps; not a result)
 
 Every model gets the same budget: ``train.steps`` steps of ``train.batch_size`` digits. The three
@@ -19,13 +21,18 @@ from ml_collections import ConfigDict
 
 from geojax.train.config import make_quick, optimizer_section, train_section
 
-# token: (model.name, model.group, data.augment, model.center_input)
+WHITEN_STD = 5.0  # pixels: 3 std of the whitened digit fit in half the 40 x 40 canvas
+
+# token: (model.name, model.group, data.augment, model.center_input, model.whiten_std)
 _MODELS = {
-    "sl2": ("affine", "SL2", False, True),
-    "gl2": ("affine", "GL+2", False, True),
-    "cnn": ("cnn", "", False, False),
-    "cnn_aug": ("cnn", "", True, False),
-    "cnn_center": ("cnn", "", False, True),
+    "sl2": ("affine", "SL2", False, True, 0.0),
+    "gl2": ("affine", "GL+2", False, True, 0.0),
+    "cnn": ("cnn", "", False, False, 0.0),
+    "cnn_aug": ("cnn", "", True, False, 0.0),
+    "cnn_center": ("cnn", "", False, True, 0.0),
+    "sl2_whiten": ("affine", "SL2", False, True, WHITEN_STD),
+    "gl2_whiten": ("affine", "GL+2", False, True, WHITEN_STD),
+    "cnn_whiten": ("cnn", "", False, True, WHITEN_STD),
 }
 
 
@@ -66,6 +73,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.input_blur = 0.0  # affine only: Gaussian blur of the input images (std, pixels; 0 = off)
     c.model.cnn_kernel_size = 5  # cnn only
     c.model.center_input = True  # move each image's intensity centroid to the canvas centre first (translation canonicalization)
+    c.model.whiten_std = 0.0  # > 0: resample each image to intensity covariance whiten_std^2 I first (canonicalizes GL+(2) up to a rotation; pixels; 0 = off)
 
     c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.02, weight_decay=1e-4, grad_clip=1.0)
 
@@ -74,7 +82,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
         if token in _MODELS:
-            c.model.name, c.model.group, c.data.augment, c.model.center_input = _MODELS[token]
+            c.model.name, c.model.group, c.data.augment, c.model.center_input, c.model.whiten_std = _MODELS[token]
         elif token != "quick":
             raise ValueError(f"configs/affnist.py: unknown variant token {token!r}; use {'|'.join(_MODELS)}, quick")
     if c.model.name == "cnn":

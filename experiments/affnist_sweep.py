@@ -1,7 +1,7 @@
 """The affNIST-style grid (models x seeds), trained through ``train_and_evaluate`` in one process.
 
     python -m experiments.affnist_sweep --out workdirs/affnist_sweep [--seeds 3]
-        [--models sl2,gl2,cnn,cnn_aug,cnn_center] [--steps N] [--quick] [--table-only]
+        [--models sl2,gl2,cnn,cnn_aug,cnn_center,...] [--steps N] [--quick] [--table-only]
 
 Every run uses ``configs/affnist.py:<model>`` with ``seed`` = the seed and the same step budget.
 Writes into ``--out``: ``runs/<model>-s<seed>/`` (workdirs), ``results.jsonl`` (one line per
@@ -25,6 +25,9 @@ MODELS = {
     "cnn": "plain CNN",
     "cnn_aug": "plain CNN + affine augmentation",
     "cnn_center": "plain CNN + centroid centring",
+    "sl2_whiten": "SL(2)⋉R² equivariant + moment whitening",
+    "gl2_whiten": "GL+(2)⋉R² equivariant + moment whitening",
+    "cnn_whiten": "plain CNN + moment whitening",
 }
 ANCHORS = {"affConv (Mironenco & Forre)": 95.08, "RU-CapsNet": 97.69, "InvarLayer": 98.45}
 """Published affNIST accuracies (%, full MNIST training, original affNIST test set): not comparable one-to-one."""

@@ -5,7 +5,7 @@ from geojax.nn.affine_conv import (
     GroupConv2d,
     LiftingConv2d,
 )
-from geojax.nn.canonicalize import center_by_centroid, intensity_centroid
+from geojax.nn.canonicalize import center_by_centroid, intensity_centroid, intensity_moments, whiten_by_moments
 from geojax.nn.cnn import SmallCNN
 from geojax.nn.linear import MLP, IrrepsLinear
 from geojax.nn.dynamics import GauntDynamics
@@ -17,6 +17,8 @@ from geojax.nn.spherical import Gate, SphericalLinear
 __all__ = [
     "center_by_centroid",
     "intensity_centroid",
+    "intensity_moments",
+    "whiten_by_moments",
     "AttributeProduct",
     "AffineConvNet",
     "Gate",

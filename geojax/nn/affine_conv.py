@@ -52,7 +52,7 @@ from geojax.lie.integration import (
     sample_concentrated_rotations,
     transformed_offsets,
 )
-from geojax.nn.canonicalize import center_by_centroid
+from geojax.nn.canonicalize import canonicalize_images, check_canonicalization
 
 Array = jax.Array
 
@@ -396,9 +396,13 @@ class AffineConvNet(nnx.Module):
     (:func:`geojax.nn.canonicalize.center_by_centroid`): translation invariance becomes exact for
     integer shifts instead of approximate (strided pooling aliases, the canvas has borders), and,
     as the centroid is equivariant to linear maps about the centre, the group equivariance is kept.
+    ``whiten_std`` (pixels) goes further: each image is resampled about its centroid to the
+    isotropic intensity covariance ``whiten_std^2 I`` (:func:`geojax.nn.canonicalize.whiten_by_moments`),
+    which maps ``A.x`` to a *rotation* of the image of ``x`` for every ``A`` in ``GL+(2)``; the group
+    convolutions then only need to handle that rotation.
 
     Raises:
-      ValueError: unknown group, empty ``widths``, bad sizes; at call, bad ``x``.
+      ValueError: unknown group, empty ``widths``, bad sizes, ``whiten_std <= 0``; at call, bad ``x``.
     """
 
     def __init__(
@@ -421,9 +425,10 @@ class AffineConvNet(nnx.Module):
         pooling: str = "max",
         input_blur: float = 0.0,
         center_input: bool = False,
+        whiten_std: float | None = None,
         rngs: nnx.Rngs,
     ):
-        self.center_input = bool(center_input)
+        self.center_input, self.whiten_std = check_canonicalization(center_input, whiten_std)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if not input_blur >= 0:
@@ -472,8 +477,7 @@ class AffineConvNet(nnx.Module):
         if x.ndim == 3:
             x = x[..., None]
         x = _check_grid(x, "x", 4, self.in_features)
-        if self.center_input:
-            x = center_by_centroid(x)
+        x = canonicalize_images(x, self.center_input, self.whiten_std)
         if self.input_blur > 0:
             x = gaussian_blur(x, self.input_blur)
         f = self.lift(x, samples)

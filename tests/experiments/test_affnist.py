@@ -29,6 +29,11 @@ def test_config_variants():
     assert get_config("gl2").model.group == "GL+2"
     assert get_config("cnn_aug").data.augment and get_config("cnn_aug").model.name == "cnn"
     assert not get_config("cnn").data.augment
+    assert get_config("sl2").model.whiten_std == 0.0
+    for token, name in [("sl2_whiten", "affine"), ("gl2_whiten", "affine"), ("cnn_whiten", "cnn")]:
+        c = get_config(token)
+        assert c.model.name == name and c.model.whiten_std > 0 and not c.data.augment
+        assert AffNISTTask().make_model(get_config(token + ",quick"), nnx.Rngs(0)).whiten_std == c.model.whiten_std
     with pytest.raises(ValueError, match="unknown variant token 'so3'"):
         get_config("so3")
     assert isinstance(get_task("affnist"), AffNISTTask)

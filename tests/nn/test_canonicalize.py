@@ -1,4 +1,5 @@
-"""Centroid centring: closed-form centroids, exact shift invariance, commuting with the grid symmetries."""
+"""Canonicalization by moments: closed-form centroids and covariances, exact shift invariance,
+whitening up to a rotation, commuting with the grid symmetries."""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,8 @@ from flax import nnx
 from scipy import ndimage
 
 from geojax import lie
-from geojax.nn import AffineConvNet, SmallCNN, center_by_centroid, intensity_centroid
+from geojax.data.affnist import affine_from_params, affine_transform_images, center_on_canvas, load_mnist_5k
+from geojax.nn import AffineConvNet, SmallCNN, center_by_centroid, intensity_centroid, intensity_moments, whiten_by_moments
 from tests.conftest import relative_error
 
 ROT90 = np.array([[0.0, -1.0], [1.0, 0.0]])  # p -> R p in (row, col) coordinates is np.rot90
@@ -91,3 +93,112 @@ def test_centred_cnn_is_shift_invariant():
         cnn = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, center_input=True, rngs=nnx.Rngs(0))
         x = _blobs(jax.random.key(4), size=32)
         assert relative_error(cnn(jnp.roll(x, (5, -3), axis=(1, 2))), cnn(x)) < 1e-12
+
+
+def _sqrtm(s, power):
+    values, vectors = np.linalg.eigh(s)
+    return np.einsum("...ij,...j,...kj->...ik", vectors, values**power, vectors)
+
+
+def test_moments_match_numpy():
+    with jax.enable_x64(True):
+        x = _blobs(jax.random.key(5), channels=2)
+        m = np.abs(np.asarray(x)).sum(-1)
+        q = np.stack(np.meshgrid(np.arange(24) - 11.5, np.arange(24) - 11.5, indexing="ij"), -1)
+        p = m / m.sum((1, 2), keepdims=True)
+        c = np.einsum("bhw,hwi->bi", p, q)
+        d = q[None] - c[:, None, None]
+        sigma = np.einsum("bhw,bhwi,bhwj->bij", p, d, d)
+        got_c, got_sigma = intensity_moments(x)
+        np.testing.assert_allclose(got_c, c, atol=1e-12)
+        np.testing.assert_allclose(got_sigma, sigma, atol=1e-12)
+        np.testing.assert_allclose(got_c, intensity_centroid(x), atol=1e-12)
+
+
+def test_whitened_gaussian_has_the_target_moments():
+    # A smooth anisotropic Gaussian, off-centre: after whitening its centroid is the canvas centre and
+    # its covariance std^2 I plus the bilinear interpolant's own spread (its hat functions have
+    # variance 1/6 per axis in input pixels): B^{-1} (Sigma + I/6) B^{-T} = std^2 (I + Sigma^{-1}/6).
+    with jax.enable_x64(True):
+        q = np.stack(np.meshgrid(np.arange(48) - 23.5, np.arange(48) - 23.5, indexing="ij"), -1) - np.array([2.0, -3.0])
+        cov = np.array([[9.0, 4.0], [4.0, 5.0]])
+        x = np.exp(-0.5 * np.einsum("hwi,ij,hwj->hw", q, np.linalg.inv(cov), q))[None]
+        raw = np.asarray(intensity_moments(jnp.asarray(x))[1][0])
+        assert abs(raw[0, 1]) > 3.5 and abs(raw[0, 0] - raw[1, 1]) > 3.5  # far from isotropic before
+        c, sigma = intensity_moments(whiten_by_moments(jnp.asarray(x), std=5.0, eps=0.0))
+        np.testing.assert_allclose(c, 0.0, atol=0.02)
+        np.testing.assert_allclose(sigma[0], 25.0 * (np.eye(2) + np.linalg.inv(raw) / 6), atol=0.01)
+
+
+def test_whitening_commutes_with_90_degree_rotations_exactly():
+    with jax.enable_x64(True):
+        x = _blobs(jax.random.key(6), size=32, channels=2)
+        got = whiten_by_moments(jnp.rot90(x, axes=(1, 2)), std=3.0)
+        np.testing.assert_allclose(got, jnp.rot90(whiten_by_moments(x, std=3.0), axes=(1, 2)), atol=1e-10)
+
+
+def test_whitening_removes_affine_maps_up_to_a_rotation():
+    # Real digits under affNIST-like maps: whiten(A.x) is whiten(x) rotated by
+    # R = Sigma'^{-1/2} A Sigma^{1/2} (in SO(2)) up to resampling, much closer than without whitening.
+    images, _ = load_mnist_5k()
+    x = center_on_canvas(images[::500][:10])
+    rng = np.random.default_rng(0)
+    a = affine_from_params(rng.uniform(-0.35, 0.35, 10), rng.uniform(-0.2, 0.2, 10), rng.uniform(0.8, 1.2, 10), rng.uniform(0.8, 1.2, 10))
+    t = rng.integers(-3, 4, (10, 2)).astype(float)
+    xa = np.asarray(affine_transform_images(x, a, t))
+    eps = 0.25
+    sigma, sigma_a = (np.asarray(intensity_moments(jnp.asarray(v))[1], np.float64) + eps * np.eye(2) for v in (x, xa))
+    r = np.einsum("bij,bjk,bkl->bil", _sqrtm(sigma_a, -0.5), a, _sqrtm(sigma, 0.5))
+    # Orthogonal in the continuum; on pixels the line-like "1" is furthest off (about 0.1).
+    deviation = np.abs(np.einsum("bij,bkj->bik", r, r) - np.eye(2)).max((1, 2))
+    assert np.median(deviation) < 0.02 and deviation.max() < 0.15
+    u, _, vt = np.linalg.svd(r)
+    r = u @ vt  # the nearest rotation
+    w, wa = np.asarray(whiten_by_moments(x, eps=eps)), np.asarray(whiten_by_moments(xa, eps=eps))
+    rotated = np.asarray(affine_transform_images(w, r, np.zeros((10, 2))))
+    rel = lambda u, v: np.linalg.norm((u - v).reshape(10, -1), axis=1) / np.linalg.norm(v.reshape(10, -1), axis=1)
+    assert np.median(rel(wa, rotated)) < 0.12
+    assert np.median(rel(wa, w)) > 0.15  # the rotation is really there
+    assert np.median(rel(np.asarray(center_by_centroid(xa)), np.asarray(center_by_centroid(x)))) > 0.3
+
+
+def test_whitening_bad_input_and_empty_images():
+    out = whiten_by_moments(jnp.zeros((2, 8, 8)))
+    assert out.shape == (2, 8, 8) and np.all(out == 0)
+    with pytest.raises(ValueError, match="std must be > 0"):
+        whiten_by_moments(jnp.zeros((1, 8, 8)), std=0.0)
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        whiten_by_moments(jnp.zeros((1, 8, 8)), eps=-1.0)
+    with pytest.raises(ValueError, match="got shape"):
+        whiten_by_moments(jnp.zeros((8, 8)))
+    with pytest.raises(ValueError, match="whiten_std must be None"):
+        SmallCNN(n_classes=3, widths=(4,), whiten_std=-2.0, rngs=nnx.Rngs(0))
+
+
+def test_whitened_models_commute_with_90_degree_rotations():
+    with jax.enable_x64(True):
+        kw = dict(group="SL2", n_classes=4, widths=(3, 4), kernel_sizes=(5, 3), radii=(2.2, 1.6), hidden=8,
+                  num_samples=3, eval_samples=4, sample_params={"sigma": 0.15})
+        model = AffineConvNet(whiten_std=4.0, rngs=nnx.Rngs(0), **kw)
+        s = model.draw_samples(jax.random.key(1), jnp.float64)
+        x = _blobs(jax.random.key(7), n=2, size=32)
+        logits = model(x, samples=s)
+        moved = model(jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
+        assert relative_error(moved, logits) < 1e-10
+        # The whitening runs inside: the same weights without it, on pre-whitened input.
+        plain = AffineConvNet(rngs=nnx.Rngs(0), **kw)
+        assert relative_error(plain(whiten_by_moments(x, 4.0), samples=s), logits) < 1e-12
+        assert relative_error(plain(x, samples=s), logits) > 1e-3
+        cnn = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, whiten_std=4.0, rngs=nnx.Rngs(0))
+        raw = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, rngs=nnx.Rngs(0))
+        assert relative_error(cnn(x), raw(whiten_by_moments(x, 4.0))) < 1e-12
+
+
+def test_whitening_gradient_is_finite_for_isotropic_images():
+    # A disc has repeated covariance eigenvalues, where eigh's gradient is NaN; the closed form is not.
+    with jax.enable_x64(True):
+        q = np.stack(np.meshgrid(np.arange(24) - 11.5, np.arange(24) - 11.5, indexing="ij"), -1)
+        disc = jnp.asarray((np.linalg.norm(q, axis=-1) < 6).astype(float))[None]
+        np.testing.assert_allclose(intensity_moments(disc)[1][0, 0, 1], 0.0, atol=1e-12)
+        grad = jax.grad(lambda x: jnp.sum(whiten_by_moments(x, std=3.0) ** 2))(disc)
+        assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
