@@ -137,7 +137,7 @@ def check_canonicalization(center_input: bool, whiten_std: float | None) -> tupl
     Raises:
       ValueError: ``whiten_std`` neither ``None`` nor a number > 0.
     """
-    if whiten_std is not None and not (isinstance(whiten_std, (int, float)) and whiten_std > 0):
+    if whiten_std is not None and (isinstance(whiten_std, bool) or not isinstance(whiten_std, (int, float)) or not whiten_std > 0):
         raise ValueError(f"whiten_std must be None (off) or > 0 (pixels), got {whiten_std!r}")
     return bool(center_input), None if whiten_std is None else float(whiten_std)
 
