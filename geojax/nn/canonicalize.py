@@ -13,7 +13,7 @@ resampling each image about its centroid to covariance ``s^2 I`` (:func:`whiten_
 removes every map of ``GL+(2)`` up to a rotation: in the continuum ``whiten(A.x) = R.whiten(x)``
 with ``R = Sigma(A.x)^{-1/2} A Sigma(x)^{1/2}``, which is orthogonal with determinant +1. What is
 left for the network is (approximate) rotation invariance, which an ``SL(2)``-equivariant network
-provides.
+is built to provide.
 """
 
 from __future__ import annotations
