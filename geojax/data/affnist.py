@@ -49,7 +49,8 @@ from importlib.resources import files
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.ndimage import map_coordinates
+
+from geojax.resample import resample_affine
 
 DATASET_NAME = "affNIST-style (regenerated from a 5k MNIST subset)"
 N_CLASSES = 10
@@ -344,19 +345,9 @@ def random_affine_maps(
 @jax.jit
 def _warp(images: jax.Array, A: jax.Array, t: jax.Array) -> jax.Array:
     """``out(q) = in(A^{-1}(q - t))`` for ``images [N, H, W]``, ``A [N, 2, 2]``, ``t [N, 2]``."""
-    h, w = images.shape[1:]
-    centre = jnp.array([(h - 1) / 2, (w - 1) / 2], images.dtype)
-    rows, cols = jnp.meshgrid(jnp.arange(h, dtype=images.dtype), jnp.arange(w, dtype=images.dtype), indexing="ij")
-    q = jnp.stack([rows, cols], -1) - centre  # [H, W, 2]
     det = A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] * A[:, 1, 0]
     a_inv = jnp.stack([jnp.stack([A[:, 1, 1], -A[:, 0, 1]], -1), jnp.stack([-A[:, 1, 0], A[:, 0, 0]], -1)], -2)
-    a_inv = a_inv / det[:, None, None]
-
-    def one(image, a_inv_i, t_i):
-        src = jnp.einsum("ij,hwj->ihw", a_inv_i, q - t_i) + centre[:, None, None]
-        return map_coordinates(image, [src[0], src[1]], order=1, mode="constant", cval=0.0)
-
-    return jax.vmap(one)(images, a_inv, t)
+    return resample_affine(images, a_inv / det[:, None, None], t, jnp.zeros_like(t))
 
 
 def affine_transform_images(
@@ -365,9 +356,8 @@ def affine_transform_images(
     """Resample images under affine maps: ``out(q) = in(A^{-1}(q - t))``, bilinear, zero outside.
 
     Coordinates are those of the module docstring (centred array indices, row first). The
-    computation is ``jax.scipy.ndimage.map_coordinates(order=1, mode="constant", cval=0)`` under
-    ``vmap`` and ``jit`` in float32, so it also works on device arrays and inside jitted training
-    steps (for on-the-fly augmentation). ``A`` must be invertible (not checked, so that it can be
+    computation is :func:`geojax.resample.resample_affine` under ``jit`` in float32, so it also
+    works on device arrays and inside jitted training steps (for on-the-fly augmentation). ``A`` must be invertible (not checked, so that it can be
     traced). Ink moved off the canvas is lost.
 
     Args:

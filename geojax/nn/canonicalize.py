@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.ndimage import map_coordinates
+
+from geojax.resample import resample_affine
 
 Array = jax.Array
 
@@ -151,24 +152,10 @@ def canonicalize_images(x: Array, center_input: bool, whiten_std: float | None) 
 
 
 def _resample(x: Array, b: Array | None, c: Array) -> Array:
-    """``out(q) = x(b q + c)`` per image in centred pixel coordinates, bilinear, zero outside
-    (``b [B, 2, 2]``; ``None`` for the identity, a pure shift)."""
-    squeeze = x.ndim == 3
-    v = jnp.asarray(x, c.dtype)
-    v = v[..., None] if squeeze else v
-    h, w = v.shape[1:3]
-    centre = jnp.array([(h - 1) / 2, (w - 1) / 2], c.dtype)
-    q = jnp.stack(jnp.meshgrid(jnp.arange(h, dtype=c.dtype), jnp.arange(w, dtype=c.dtype), indexing="ij"), 0)
-    q = q.reshape(2, -1) - centre[:, None]  # [2, H W], centred
-
-    def one(image, bi, ci):  # image [H, W, C]
-        p = q if bi is None else bi @ q
-        coords = p + (ci + centre)[:, None]
-        sample = lambda plane: map_coordinates(plane, [coords[0], coords[1]], order=1, mode="constant", cval=0.0)
-        return jax.vmap(sample, in_axes=-1, out_axes=-1)(image).reshape(h, w, -1)
-
-    out = jax.vmap(one, in_axes=(0, None if b is None else 0, 0))(v, b, c)
-    return out[..., 0] if squeeze else out
+    """``out(q) = x(b q + c)`` per image (``b = None``: the identity, a pure shift), in the dtype of
+    ``c``: :func:`geojax.resample.resample_affine` with ``t = 0``."""
+    eye = jnp.broadcast_to(jnp.eye(2, dtype=c.dtype), (c.shape[0], 2, 2))
+    return resample_affine(jnp.asarray(x, c.dtype), eye if b is None else b, jnp.zeros_like(c), c)
 
 
 def _mass(x: Array) -> Array:

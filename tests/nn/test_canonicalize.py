@@ -157,9 +157,9 @@ def test_whitening_removes_affine_maps_up_to_a_rotation():
     w, wa = np.asarray(whiten_by_moments(x, eps=eps)), np.asarray(whiten_by_moments(xa, eps=eps))
     rotated = np.asarray(affine_transform_images(w, r, np.zeros((10, 2))))
     rel = lambda u, v: np.linalg.norm((u - v).reshape(10, -1), axis=1) / np.linalg.norm(v.reshape(10, -1), axis=1)
-    assert np.median(rel(wa, rotated)) < 0.12
-    assert np.median(rel(wa, w)) > 0.15  # the rotation is really there
-    assert np.median(rel(np.asarray(center_by_centroid(xa)), np.asarray(center_by_centroid(x)))) > 0.3
+    assert np.median(rel(wa, rotated)) < 0.1  # measured 0.077
+    assert np.median(rel(wa, w)) > 0.3  # the rotation is really there (0.48)
+    assert np.median(rel(np.asarray(center_by_centroid(xa)), np.asarray(center_by_centroid(x)))) > 0.5  # 0.66
 
 
 def test_whitening_bad_input_and_empty_images():
