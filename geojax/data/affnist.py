@@ -357,8 +357,8 @@ def affine_transform_images(
 
     Coordinates are those of the module docstring (centred array indices, row first). The
     computation is :func:`geojax.resample.resample_affine` under ``jit`` in float32, so it also
-    works on device arrays and inside jitted training steps (for on-the-fly augmentation). ``A`` must be invertible (not checked, so that it can be
-    traced). Ink moved off the canvas is lost.
+    works on device arrays and inside jitted training steps (for on-the-fly augmentation). ``A``
+    must be invertible (not checked, so that it can be traced). Ink moved off the canvas is lost.
 
     Args:
       images: ``[N, H, W]`` real.

@@ -129,7 +129,7 @@ def center_by_centroid(x: Array) -> Array:
       ValueError: ``x`` not 3-D or 4-D.
     """
     c = intensity_centroid(x)
-    return _resample(x, None, c)
+    return _resample(x, jnp.broadcast_to(jnp.eye(2, dtype=c.dtype), (c.shape[0], 2, 2)), c)
 
 
 def check_canonicalization(center_input: bool, whiten_std: float | None) -> tuple[bool, float | None]:
@@ -151,11 +151,9 @@ def canonicalize_images(x: Array, center_input: bool, whiten_std: float | None) 
     return center_by_centroid(x) if center_input else x
 
 
-def _resample(x: Array, b: Array | None, c: Array) -> Array:
-    """``out(q) = x(b q + c)`` per image (``b = None``: the identity, a pure shift), in the dtype of
-    ``c``: :func:`geojax.resample.resample_affine` with ``t = 0``."""
-    eye = jnp.broadcast_to(jnp.eye(2, dtype=c.dtype), (c.shape[0], 2, 2))
-    return resample_affine(jnp.asarray(x, c.dtype), eye if b is None else b, jnp.zeros_like(c), c)
+def _resample(x: Array, b: Array, c: Array) -> Array:
+    """``out(q) = x(b q + c)`` per image in the dtype of ``c``: :func:`geojax.resample.resample_affine` with ``t = 0``."""
+    return resample_affine(jnp.asarray(x, c.dtype), b, jnp.zeros_like(c), c)
 
 
 def _mass(x: Array) -> Array:
