@@ -10,7 +10,9 @@ Variants are comma-separated tokens after the colon:
   about the same parameter count) | ``cnn_aug`` (that CNN with random affine maps in training) |
   ``cnn_center`` (that CNN behind the same centroid centring as the equivariant models) |
   ``sl2_whiten``, ``gl2_whiten``, ``cnn_whiten`` (the same models behind moment whitening, which
-  canonicalizes the translation and the linear part up to a rotation; ``model.whiten_std`` pixels)
+  canonicalizes the translation and the linear part up to a rotation; ``model.whiten_std`` pixels) |
+  ``sl2_orient``, ``gl2_orient``, ``cnn_orient`` (whitening, then the rotation canonicalized by
+  the third moments, which the head reads as ``(cos phi, sin phi)``; ``model.orient``)
 - ``quick``: a smoke test (a few steps on 100 test digits x 2 maps; not a result)
 
 Every model gets the same budget: ``train.steps`` steps of ``train.batch_size`` digits. The three
@@ -23,16 +25,19 @@ from geojax.train.config import make_quick, optimizer_section, train_section
 
 WHITEN_STD = 5.0  # pixels: 3 std of the whitened digit fit in half the 40 x 40 canvas
 
-# token: (model.name, model.group, data.augment, model.center_input, model.whiten_std)
+# token: (model.name, model.group, data.augment, model.center_input, model.whiten_std, model.orient)
 _MODELS = {
-    "sl2": ("affine", "SL2", False, True, 0.0),
-    "gl2": ("affine", "GL+2", False, True, 0.0),
-    "cnn": ("cnn", "", False, False, 0.0),
-    "cnn_aug": ("cnn", "", True, False, 0.0),
-    "cnn_center": ("cnn", "", False, True, 0.0),
-    "sl2_whiten": ("affine", "SL2", False, True, WHITEN_STD),
-    "gl2_whiten": ("affine", "GL+2", False, True, WHITEN_STD),
-    "cnn_whiten": ("cnn", "", False, True, WHITEN_STD),
+    "sl2": ("affine", "SL2", False, True, 0.0, False),
+    "gl2": ("affine", "GL+2", False, True, 0.0, False),
+    "cnn": ("cnn", "", False, False, 0.0, False),
+    "cnn_aug": ("cnn", "", True, False, 0.0, False),
+    "cnn_center": ("cnn", "", False, True, 0.0, False),
+    "sl2_whiten": ("affine", "SL2", False, True, WHITEN_STD, False),
+    "gl2_whiten": ("affine", "GL+2", False, True, WHITEN_STD, False),
+    "cnn_whiten": ("cnn", "", False, True, WHITEN_STD, False),
+    "sl2_orient": ("affine", "SL2", False, True, WHITEN_STD, True),
+    "gl2_orient": ("affine", "GL+2", False, True, WHITEN_STD, True),
+    "cnn_orient": ("cnn", "", False, True, WHITEN_STD, True),
 }
 
 
@@ -74,6 +79,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.cnn_kernel_size = 5  # cnn only
     c.model.center_input = True  # move each image's intensity centroid to the canvas centre first (translation canonicalization)
     c.model.whiten_std = 0.0  # > 0: resample each image to intensity covariance whiten_std^2 I first (canonicalizes GL+(2) up to a rotation; pixels; 0 = off)
+    c.model.orient = False  # with whiten_std: also rotate by the third moments' orientation, which the head reads
 
     c.optimizer = optimizer_section(learning_rate=3e-3, warmup_steps=100, final_lr_fraction=0.02, weight_decay=1e-4, grad_clip=1.0)
 
@@ -82,7 +88,8 @@ def get_config(arg: str | None = None) -> ConfigDict:
     tokens = [t for t in (arg or "").split(",") if t]
     for token in tokens:
         if token in _MODELS:
-            c.model.name, c.model.group, c.data.augment, c.model.center_input, c.model.whiten_std = _MODELS[token]
+            (c.model.name, c.model.group, c.data.augment, c.model.center_input, c.model.whiten_std,
+             c.model.orient) = _MODELS[token]
         elif token != "quick":
             raise ValueError(f"configs/affnist.py: unknown variant token {token!r}; use {'|'.join(_MODELS)}, quick")
     if c.model.name == "cnn":

@@ -86,11 +86,12 @@ def make_affnist_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> nnx
             input_blur=m.get("input_blur", 0.0),
             center_input=m.get("center_input", False),
             whiten_std=m.get("whiten_std", 0.0) or None,
+            orient=m.get("orient", False),
             rngs=rngs,
         )
     if m.name == "cnn":
         return SmallCNN(n_classes=N_CLASSES, widths=tuple(m.widths), kernel_size=m.cnn_kernel_size, center_input=m.get("center_input", False),
-                        whiten_std=m.get("whiten_std", 0.0) or None, rngs=rngs)
+                        whiten_std=m.get("whiten_std", 0.0) or None, orient=m.get("orient", False), rngs=rngs)
     raise ValueError(f"config.model.name must be one of {MODELS}, got {m.name!r}")
 
 

@@ -28,6 +28,9 @@ MODELS = {
     "sl2_whiten": "SL(2)⋉R² equivariant + moment whitening",
     "gl2_whiten": "GL+(2)⋉R² equivariant + moment whitening",
     "cnn_whiten": "plain CNN + moment whitening",
+    "sl2_orient": "SL(2)⋉R² equivariant + moment whitening + orientation",
+    "gl2_orient": "GL+(2)⋉R² equivariant + moment whitening + orientation",
+    "cnn_orient": "plain CNN + moment whitening + orientation",
 }
 ANCHORS = {"affConv (Mironenco & Forre)": 95.08, "RU-CapsNet": 97.69, "InvarLayer": 98.45}
 """Published affNIST accuracies (%, full MNIST training, original affNIST test set): not comparable one-to-one."""

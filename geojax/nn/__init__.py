@@ -5,7 +5,13 @@ from geojax.nn.affine_conv import (
     GroupConv2d,
     LiftingConv2d,
 )
-from geojax.nn.canonicalize import center_by_centroid, intensity_centroid, intensity_moments, whiten_by_moments
+from geojax.nn.canonicalize import (
+    center_by_centroid,
+    intensity_centroid,
+    intensity_moments,
+    orient_by_moments,
+    whiten_by_moments,
+)
 from geojax.nn.cnn import SmallCNN
 from geojax.nn.linear import MLP, IrrepsLinear
 from geojax.nn.dynamics import GauntDynamics
@@ -18,6 +24,7 @@ __all__ = [
     "center_by_centroid",
     "intensity_centroid",
     "intensity_moments",
+    "orient_by_moments",
     "whiten_by_moments",
     "AttributeProduct",
     "AffineConvNet",

@@ -52,7 +52,7 @@ from geojax.lie.integration import (
     sample_concentrated_rotations,
     transformed_offsets,
 )
-from geojax.nn.canonicalize import canonicalize_images, check_canonicalization
+from geojax.nn.canonicalize import canonicalize_images, check_canonicalization, with_orientation
 
 Array = jax.Array
 
@@ -399,10 +399,16 @@ class AffineConvNet(nnx.Module):
     ``whiten_std`` (pixels) goes further: each image is resampled about its centroid to the
     isotropic intensity covariance ``whiten_std^2 I`` (:func:`geojax.nn.canonicalize.whiten_by_moments`),
     which maps ``A.x`` to a *rotation* of the image of ``x`` for every ``A`` in ``GL+(2)``; the group
-    convolutions then only need to handle that rotation.
+    convolutions then only need to handle that rotation. ``orient`` (with ``whiten_std``) also
+    rotates each whitened image so that its spin-1 third moment points along the rows
+    (:func:`geojax.nn.canonicalize.orient_by_moments`), which removes most of that rotation too,
+    and gives the head the removed rotation ``(cos phi, sin phi)`` beside the pooled features: a
+    rotation-invariant input alone cannot tell a 6 from a 9. Then the network's own rotation
+    equivariance only needs to cover the error of that estimate.
 
     Raises:
-      ValueError: unknown group, empty ``widths``, bad sizes, ``whiten_std <= 0``; at call, bad ``x``.
+      ValueError: unknown group, empty ``widths``, bad sizes, ``whiten_std <= 0``, ``orient``
+        without ``whiten_std``; at call, bad ``x``.
     """
 
     def __init__(
@@ -426,9 +432,10 @@ class AffineConvNet(nnx.Module):
         input_blur: float = 0.0,
         center_input: bool = False,
         whiten_std: float | None = None,
+        orient: bool = False,
         rngs: nnx.Rngs,
     ):
-        self.center_input, self.whiten_std = check_canonicalization(center_input, whiten_std)
+        self.center_input, self.whiten_std, self.orient = check_canonicalization(center_input, whiten_std, orient)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if not input_blur >= 0:
@@ -461,7 +468,7 @@ class AffineConvNet(nnx.Module):
             ]
         )
         self.norms = nnx.List([nnx.LayerNorm(w, rngs=rngs) for w in widths])
-        self.head = nnx.Linear(widths[-1], _check_positive_int(n_classes, "n_classes"), rngs=rngs)
+        self.head = nnx.Linear(widths[-1] + 2 * self.orient, _check_positive_int(n_classes, "n_classes"), rngs=rngs)
 
     def draw_samples(self, key: Array | None, dtype: Any = jnp.float32, num: int | None = None) -> SampleSet:
         """The sample set of one forward pass (see the class docstring); ``num`` overrides its size."""
@@ -472,12 +479,17 @@ class AffineConvNet(nnx.Module):
             return SampleSet(*self.group.sample(key, (num,), dtype=dtype, **self.sample_params))
         return sample_concentrated_rotations(self.group, key, num, self.rotation_sigma, dtype=dtype, **self.sample_params)
 
-    def _activations(self, x: Array, samples: SampleSet):
-        """Yield each layer's ``GELU(LayerNorm(.))`` activations ``[B, H_k, W_k, M, widths[k]]``."""
+    def _canonical(self, x: Array) -> tuple[Array, Array | None]:
+        """The checked, canonicalized input ``[B, H, W, C_in]`` and its orientation (``None``
+        unless ``orient``; :func:`geojax.nn.canonicalize.canonicalize_images`)."""
         if x.ndim == 3:
             x = x[..., None]
         x = _check_grid(x, "x", 4, self.in_features)
-        x = canonicalize_images(x, self.center_input, self.whiten_std)
+        return canonicalize_images(x, self.center_input, self.whiten_std, self.orient)
+
+    def _activations(self, x: Array, samples: SampleSet):
+        """Yield each layer's ``GELU(LayerNorm(.))`` activations ``[B, H_k, W_k, M, widths[k]]``
+        for the canonical input ``x`` (:meth:`_canonical`)."""
         if self.input_blur > 0:
             x = gaussian_blur(x, self.input_blur)
         f = self.lift(x, samples)
@@ -498,8 +510,9 @@ class AffineConvNet(nnx.Module):
         return jnp.mean(jnp.max(v, axis=(1, 2)), axis=1)
 
     def features(self, x: Array, samples: SampleSet) -> Array:
-        """Invariant features ``[B, widths[-1]]``: the last layer's max over space, mean over samples."""
-        *_, last = self._activations(x, samples)
+        """Invariant features ``[B, widths[-1]]``: the last layer's max over space, mean over samples
+        (without the orientation that ``orient`` adds to the head's input)."""
+        *_, last = self._activations(self._canonical(x)[0], samples)
         return self._summary(last)
 
     def layer_features(self, x: Array, samples: SampleSet) -> list[Array]:
@@ -509,10 +522,12 @@ class AffineConvNet(nnx.Module):
         samples)`` with the one for the transformed image and moved samples
         (``python -m experiments.affnist_equivariance --per-layer``).
         """
-        return [self._summary(v) for v in self._activations(x, samples)]
+        return [self._summary(v) for v in self._activations(self._canonical(x)[0], samples)]
 
     def __call__(self, x: Array, key: Array | None = None, samples: SampleSet | None = None) -> Array:
         """Logits ``[B, n_classes]``; ``samples`` overrides the drawn set (equivariance tests)."""
         if samples is None:
             samples = self.draw_samples(key, jnp.result_type(x.dtype, jnp.float32))
-        return self.head(self.features(x, samples))
+        x, orientation = self._canonical(x)
+        *_, last = self._activations(x, samples)
+        return self.head(with_orientation(self._summary(last), orientation))

@@ -14,6 +14,12 @@ removes every map of ``GL+(2)`` up to a rotation: in the continuum ``whiten(A.x)
 with ``R = Sigma(A.x)^{-1/2} A Sigma(x)^{1/2}``, which is orthogonal with determinant +1. What is
 left for the network is (approximate) rotation invariance, which an ``SL(2)``-equivariant network
 is built to provide.
+
+The third moments can remove that rotation as well (:func:`orient_by_moments`): the spin-1 moment
+``sum |u|^2 (u_row + i u_col)`` of the whitened image turns with the image, so rotating it onto
+the row axis leaves an image that no longer depends on the rotation. A fully rotation-invariant
+input cannot tell a 6 from a 9, so the removed rotation is returned too, for the model to read as
+an explicit, low-dimensional feature.
 """
 
 from __future__ import annotations
@@ -61,9 +67,7 @@ def intensity_moments(x: Array) -> tuple[Array, Array]:
       ValueError: ``x`` not 3-D or 4-D.
     """
     mass = _mass(x)
-    h, w = mass.shape[1:]
-    q = jnp.stack(jnp.meshgrid(jnp.arange(h, dtype=mass.dtype) - (h - 1) / 2,
-                               jnp.arange(w, dtype=mass.dtype) - (w - 1) / 2, indexing="ij"), -1)  # [H, W, 2]
+    q = _centred_grid(mass.shape[1], mass.shape[2], mass.dtype)
     total = jnp.sum(mass, axis=(1, 2))
     p = mass / jnp.where(total > 0, total, 1)[:, None, None]
     c = jnp.einsum("bhw,hwi->bi", p, q)
@@ -94,12 +98,56 @@ def whiten_by_moments(x: Array, std: float = 5.0, eps: float = 0.25) -> Array:
     Raises:
       ValueError: ``x`` not 3-D or 4-D; ``std <= 0`` or ``eps < 0``.
     """
+    b, c = _whitening(x, std, eps)
+    return _resample(x, b, c)
+
+
+def orient_by_moments(x: Array, std: float = 5.0, eps: float = 0.25) -> tuple[Array, Array]:
+    """Whiten every image (:func:`whiten_by_moments`), then rotate it so that the spin-1 third
+    moment of its intensity points along the row axis.
+
+    With ``u = B^{-1} (q - c)`` the whitened coordinates of pixel ``q`` (``B``, ``c`` as in
+    :func:`whiten_by_moments`) and ``m = |x|``, the moment is the complex number
+    ``M = sum_q m(q) |u|^2 (u_row + i u_col)``; a rotation of the whitened image by ``psi`` turns
+    it to ``e^{i psi} M`` (third moments about the centroid, so translations drop out too). With
+    ``e^{i phi} = M / |M|`` the output is ``out(q) = x(B R(phi) q + c)``: the whitened image
+    rotated by ``-phi``, invariant (in the continuum, for ``M != 0``) to every ``GL+(2)`` affine
+    map of ``x``. On real digits under affNIST's maps the remaining rotation was 1.8 degrees in
+    the median and 9 in the 90th percentile (53 in the 99th: digits whose ``|M|`` is small),
+    against 10 and 19 after whitening alone (README, affNIST-style section).
+
+    Args:
+      x: ``[B, H, W]`` or ``[B, H, W, C]`` real images.
+      std, eps: as in :func:`whiten_by_moments`.
+
+    Returns:
+      ``(images, orientation)``: the canonical images (shape and dtype, at least float32, of
+      ``x``) and ``orientation [B, 2] = (cos phi, sin phi)``, the rotation that was removed
+      (``(1, 0)`` where ``M = 0``).
+
+    Raises:
+      ValueError: as :func:`whiten_by_moments`.
+    """
+    b, c = _whitening(x, std, eps)
+    mass = _mass(x).astype(c.dtype)
+    q = _centred_grid(mass.shape[1], mass.shape[2], c.dtype)
+    u = jnp.einsum("bij,bhwj->bhwi", jnp.linalg.inv(b), q[None] - c[:, None, None, :])
+    spin = jnp.einsum("bhw,bhwi->bi", mass * jnp.sum(u * u, -1), u)  # (Re M, Im M)
+    norm = jnp.linalg.norm(spin, axis=-1, keepdims=True)
+    unit = jnp.where(norm > 0, spin / jnp.where(norm > 0, norm, 1), jnp.array([1.0, 0.0], c.dtype))
+    cos, sin = unit[:, 0], unit[:, 1]
+    rotation = jnp.stack([jnp.stack([cos, -sin], -1), jnp.stack([sin, cos], -1)], -2)
+    return _resample(x, b @ rotation, c), unit
+
+
+def _whitening(x: Array, std: float, eps: float) -> tuple[Array, Array]:
+    """``(B [N, 2, 2], c [N, 2])`` of :func:`whiten_by_moments`, arguments checked."""
     if not std > 0:
         raise ValueError(f"std must be > 0 (pixels), got {std!r}")
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0 (pixels^2), got {eps!r}")
     c, sigma = intensity_moments(x)
-    return _resample(x, _sqrt_2x2(sigma + eps * jnp.eye(2, dtype=sigma.dtype)) / std, c)
+    return _sqrt_2x2(sigma + eps * jnp.eye(2, dtype=sigma.dtype)) / std, c
 
 
 def _sqrt_2x2(s: Array) -> Array:
@@ -132,28 +180,54 @@ def center_by_centroid(x: Array) -> Array:
     return _resample(x, jnp.broadcast_to(jnp.eye(2, dtype=c.dtype), (c.shape[0], 2, 2)), c)
 
 
-def check_canonicalization(center_input: bool, whiten_std: float | None) -> tuple[bool, float | None]:
-    """Validate a model's canonicalization options: ``(center_input, whiten_std)``.
+def check_canonicalization(
+    center_input: bool, whiten_std: float | None, orient: bool = False
+) -> tuple[bool, float | None, bool]:
+    """Validate a model's canonicalization options: ``(center_input, whiten_std, orient)``.
 
     Raises:
-      ValueError: ``whiten_std`` neither ``None`` nor a number > 0.
+      ValueError: ``whiten_std`` neither ``None`` nor a number > 0; ``orient`` without ``whiten_std``.
     """
     if whiten_std is not None and (isinstance(whiten_std, bool) or not isinstance(whiten_std, (int, float)) or not whiten_std > 0):
         raise ValueError(f"whiten_std must be None (off) or > 0 (pixels), got {whiten_std!r}")
-    return bool(center_input), None if whiten_std is None else float(whiten_std)
+    if orient and whiten_std is None:
+        raise ValueError("orient=True needs whiten_std (the orientation is read off the whitened image), got whiten_std=None")
+    return bool(center_input), None if whiten_std is None else float(whiten_std), bool(orient)
 
 
-def canonicalize_images(x: Array, center_input: bool, whiten_std: float | None) -> Array:
-    """The models' input canonicalization: :func:`whiten_by_moments` (``whiten_std`` set; it
-    centres too), else :func:`center_by_centroid` (``center_input``), else ``x`` unchanged."""
+def canonicalize_images(
+    x: Array, center_input: bool, whiten_std: float | None, orient: bool = False
+) -> tuple[Array, Array | None]:
+    """The models' input canonicalization: ``(images, orientation)``.
+
+    :func:`orient_by_moments` (``orient``; orientation ``[B, 2]``), else :func:`whiten_by_moments`
+    (``whiten_std`` set; it centres too), else :func:`center_by_centroid` (``center_input``), else
+    ``x`` unchanged; the orientation is ``None`` except with ``orient``.
+    """
+    if orient:
+        return orient_by_moments(x, whiten_std)
     if whiten_std is not None:
-        return whiten_by_moments(x, whiten_std)
-    return center_by_centroid(x) if center_input else x
+        return whiten_by_moments(x, whiten_std), None
+    return (center_by_centroid(x) if center_input else x), None
+
+
+def with_orientation(features: Array, orientation: Array | None) -> Array:
+    """``[B, F] -> [B, F + 2]``: the head's input, ``features`` followed by the ``orientation``
+    ``(cos phi, sin phi)`` of :func:`orient_by_moments`; ``features`` unchanged if it is ``None``."""
+    if orientation is None:
+        return features
+    return jnp.concatenate([features, orientation.astype(features.dtype)], axis=-1)
 
 
 def _resample(x: Array, b: Array, c: Array) -> Array:
     """``out(q) = x(b q + c)`` per image in the dtype of ``c``: :func:`geojax.resample.resample_affine` with ``t = 0``."""
     return resample_affine(jnp.asarray(x, c.dtype), b, jnp.zeros_like(c), c)
+
+
+def _centred_grid(h: int, w: int, dtype) -> Array:
+    """Centred pixel coordinates ``q [H, W, 2]`` (row, col)."""
+    return jnp.stack(jnp.meshgrid(jnp.arange(h, dtype=dtype) - (h - 1) / 2,
+                                  jnp.arange(w, dtype=dtype) - (w - 1) / 2, indexing="ij"), -1)
 
 
 def _mass(x: Array) -> Array:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from geojax.nn.canonicalize import canonicalize_images, check_canonicalization
+from geojax.nn.canonicalize import canonicalize_images, check_canonicalization, with_orientation
 
 
 class SmallCNN(nnx.Module):
@@ -20,37 +20,40 @@ class SmallCNN(nnx.Module):
 
     Call: ``x [B, H, W]`` or ``[B, H, W, C_in]`` -> logits ``[B, n_classes]``. ``key`` is accepted
     and ignored (one calling convention with the equivariant model). ``center_input`` and
-    ``whiten_std``: as in :class:`geojax.nn.affine_conv.AffineConvNet` (canonicalization of the
-    translation by the centroid; of the linear part, up to a rotation, by the second moments).
+    ``whiten_std`` and ``orient``: as in :class:`geojax.nn.affine_conv.AffineConvNet`
+    (canonicalization of the translation by the centroid; of the linear part, up to a rotation, by
+    the second moments; of that rotation by the third moments, which the head then reads).
 
     Raises:
-      ValueError: empty or non-positive ``widths``, even ``kernel_size``, ``whiten_std <= 0``; at
-        call, bad ``x``.
+      ValueError: empty or non-positive ``widths``, even ``kernel_size``, ``whiten_std <= 0``,
+        ``orient`` without ``whiten_std``; at call, bad ``x``.
     """
 
     def __init__(self, *, n_classes: int, widths: Sequence[int], kernel_size: int = 5, in_features: int = 1, center_input: bool = False,
-                 whiten_std: float | None = None, rngs: nnx.Rngs):
+                 whiten_std: float | None = None, orient: bool = False, rngs: nnx.Rngs):
         widths = tuple(widths)
         if not widths or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
             raise ValueError(f"widths must be a non-empty sequence of positive ints, got {widths!r}")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be an odd int >= 1, got {kernel_size!r}")
         self.in_features = in_features
-        self.center_input, self.whiten_std = check_canonicalization(center_input, whiten_std)
+        self.center_input, self.whiten_std, self.orient = check_canonicalization(center_input, whiten_std, orient)
         sizes = (in_features,) + widths
         self.convs = nnx.List(
             [nnx.Conv(a, b, (kernel_size, kernel_size), padding="SAME", rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
         )
         self.norms = nnx.List([nnx.LayerNorm(w, rngs=rngs) for w in widths])
-        self.head = nnx.Linear(widths[-1], n_classes, rngs=rngs)
+        self.head = nnx.Linear(widths[-1] + 2 * self.orient, n_classes, rngs=rngs)
 
     def __call__(self, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must be [B, H, W] or [B, H, W, {self.in_features}], got shape {tuple(x.shape)}")
-        f = self.convs[0](canonicalize_images(x, self.center_input, self.whiten_std))
+        x, orientation = canonicalize_images(x, self.center_input, self.whiten_std, self.orient)
+        f = self.convs[0](x)
         for norm, conv in zip(self.norms[:-1], self.convs[1:]):
             f = nnx.max_pool(f, (2, 2), strides=(2, 2), padding="SAME")
             f = conv(jax.nn.gelu(norm(f)))
-        return self.head(jnp.max(jax.nn.gelu(self.norms[-1](f)), axis=(1, 2)))
+        features = jnp.max(jax.nn.gelu(self.norms[-1](f)), axis=(1, 2))
+        return self.head(with_orientation(features, orientation))

@@ -34,6 +34,11 @@ def test_config_variants():
         c = get_config(token)
         assert c.model.name == name and c.model.whiten_std > 0 and not c.data.augment
         assert AffNISTTask().make_model(get_config(token + ",quick"), nnx.Rngs(0)).whiten_std == c.model.whiten_std
+    for token, name in [("sl2_orient", "affine"), ("gl2_orient", "affine"), ("cnn_orient", "cnn")]:
+        c = get_config(token)
+        assert c.model.name == name and c.model.whiten_std > 0 and c.model.orient
+        assert AffNISTTask().make_model(get_config(token + ",quick"), nnx.Rngs(0)).orient
+    assert not get_config("sl2_whiten").model.orient
     with pytest.raises(ValueError, match="unknown variant token 'so3'"):
         get_config("so3")
     assert isinstance(get_task("affnist"), AffNISTTask)

@@ -1,5 +1,5 @@
 """Canonicalization by moments: closed-form centroids and covariances, exact shift invariance,
-whitening up to a rotation, commuting with the grid symmetries."""
+whitening up to a rotation, orientation by the third moments, commuting with the grid symmetries."""
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +10,15 @@ from scipy import ndimage
 
 from geojax import lie
 from geojax.data.affnist import affine_from_params, affine_transform_images, center_on_canvas, load_mnist_5k
-from geojax.nn import AffineConvNet, SmallCNN, center_by_centroid, intensity_centroid, intensity_moments, whiten_by_moments
+from geojax.nn import (
+    AffineConvNet,
+    SmallCNN,
+    center_by_centroid,
+    intensity_centroid,
+    intensity_moments,
+    orient_by_moments,
+    whiten_by_moments,
+)
 from tests.conftest import relative_error
 
 ROT90 = np.array([[0.0, -1.0], [1.0, 0.0]])  # p -> R p in (row, col) coordinates is np.rot90
@@ -202,3 +210,81 @@ def test_whitening_gradient_is_finite_for_isotropic_images():
         np.testing.assert_allclose(intensity_moments(disc)[1][0, 0, 1], 0.0, atol=1e-12)
         grad = jax.grad(lambda x: jnp.sum(whiten_by_moments(x, std=3.0) ** 2))(disc)
         assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
+
+
+def _spin1_moment(x, eps=0.25):
+    """NumPy reference: ``sum m |u|^2 (u_row + i u_col)`` with ``u = (Sigma + eps I)^{-1/2} (q - c)`` (std = 1)."""
+    m = np.abs(np.asarray(x))
+    h, w = m.shape[1:]
+    q = np.stack(np.meshgrid(np.arange(h) - (h - 1) / 2, np.arange(w) - (w - 1) / 2, indexing="ij"), -1)
+    p = m / m.sum((1, 2), keepdims=True)
+    c = np.einsum("bhw,hwi->bi", p, q)
+    d = q[None] - c[:, None, None]
+    sigma = np.einsum("bhw,bhwi,bhwj->bij", p, d, d) + eps * np.eye(2)
+    u = np.einsum("bij,bhwj->bhwi", _sqrtm(sigma, -0.5), d)
+    return np.einsum("bhw,bhw->b", m * (u**2).sum(-1), u[..., 0] + 1j * u[..., 1])
+
+
+def test_orientation_matches_numpy_and_the_output_points_along_the_rows():
+    with jax.enable_x64(True):
+        x = _blobs(jax.random.key(8), n=4, size=32)
+        images, orientation = orient_by_moments(x, std=3.0)
+        want = _spin1_moment(x)
+        np.testing.assert_allclose(orientation[:, 0] + 1j * orientation[:, 1], want / np.abs(want), atol=1e-12)
+        angles = np.degrees(np.angle(want))
+        assert np.ptp(angles) > 30  # the blobs really point in different directions
+        # The canonical image's own moment points along +row (up to bilinear resampling): turning
+        # the wrong way would leave it at -2 phi.
+        np.testing.assert_allclose(np.degrees(np.angle(_spin1_moment(images))), 0.0, atol=3.0)
+
+
+def test_orientation_is_exactly_invariant_to_90_degree_rotations():
+    with jax.enable_x64(True):
+        x = _blobs(jax.random.key(9), size=32, channels=2)
+        images, orientation = orient_by_moments(x, std=3.0)
+        turned, turned_orientation = orient_by_moments(jnp.rot90(x, axes=(1, 2)), std=3.0)
+        np.testing.assert_allclose(turned, images, atol=1e-10)
+        # p -> ROT90 p multiplies the moment by i: phi -> phi + 90 degrees.
+        np.testing.assert_allclose(turned_orientation, np.stack([-orientation[:, 1], orientation[:, 0]], -1), atol=1e-12)
+
+
+def test_orientation_removes_affine_maps_of_digits():
+    # On real digits under affNIST-like maps, canonical(A.x) is close to canonical(x); after
+    # whitening alone the rotation R is left (see the whitening test above).
+    images, _ = load_mnist_5k()
+    x = center_on_canvas(images[::250][:20])
+    rng = np.random.default_rng(1)
+    a = affine_from_params(rng.uniform(-0.35, 0.35, 20), rng.uniform(-0.2, 0.2, 20), rng.uniform(0.8, 1.2, 20), rng.uniform(0.8, 1.2, 20))
+    xa = np.asarray(affine_transform_images(x, a, rng.integers(-3, 4, (20, 2)).astype(float)))
+    rel = lambda u, v: np.linalg.norm((u - v).reshape(20, -1), axis=1) / np.linalg.norm(v.reshape(20, -1), axis=1)
+    oriented = rel(np.asarray(orient_by_moments(xa)[0]), np.asarray(orient_by_moments(x)[0]))
+    whitened = rel(np.asarray(whiten_by_moments(xa)), np.asarray(whiten_by_moments(x)))
+    assert np.median(oriented) < 0.2 and np.median(whitened) > 0.3, (np.median(oriented), np.median(whitened))
+
+
+def test_oriented_models_read_the_orientation_and_bad_options():
+    with jax.enable_x64(True):
+        kw = dict(group="SL2", n_classes=4, widths=(3, 4), kernel_sizes=(5, 3), radii=(2.2, 1.6), hidden=8,
+                  num_samples=3, eval_samples=4, sample_params={"sigma": 0.15})
+        model = AffineConvNet(whiten_std=4.0, orient=True, rngs=nnx.Rngs(0), **kw)
+        assert model.head.in_features == 4 + 2
+        s = model.draw_samples(jax.random.key(1), jnp.float64)
+        x = _blobs(jax.random.key(10), n=2, size=32)
+        turned = jnp.rot90(x, axes=(1, 2))
+        # The pooled features see the canonical image only: the same for a turned input and the same samples.
+        np.testing.assert_allclose(model.features(turned, s), model.features(x, s), atol=1e-10)
+        # The head reads (features, cos phi, sin phi): a turned input changes the logits only through phi.
+        _, orientation = orient_by_moments(x, 4.0)
+        want = model.head(jnp.concatenate([model.features(x, s), orientation], -1))
+        assert relative_error(model(x, samples=s), want) < 1e-12
+        assert relative_error(model(turned, samples=s), want) > 1e-3
+        cnn = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, whiten_std=4.0, orient=True, rngs=nnx.Rngs(0))
+        assert cnn.head.in_features == 5 + 2 and np.all(np.isfinite(cnn(x)))
+    with pytest.raises(ValueError, match="orient=True needs whiten_std"):
+        SmallCNN(n_classes=3, widths=(4,), orient=True, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="orient=True needs whiten_std"):
+        AffineConvNet(orient=True, rngs=nnx.Rngs(0), **kw)
+    images, orientation = orient_by_moments(jnp.zeros((2, 8, 8)))
+    assert np.all(images == 0) and np.all(orientation == jnp.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="std must be > 0"):
+        orient_by_moments(jnp.zeros((1, 8, 8)), std=-1.0)
