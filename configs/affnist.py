@@ -12,7 +12,7 @@ Variants are comma-separated tokens after the colon:
   ``sl2_whiten``, ``gl2_whiten``, ``cnn_whiten`` (the same models behind moment whitening, which
   canonicalizes the translation and the linear part up to a rotation; ``model.whiten_std`` pixels) |
   ``sl2_orient``, ``gl2_orient``, ``cnn_orient`` (whitening, then the rotation canonicalized by
-  the third moments, which the head reads as ``(cos phi, sin phi)``; ``model.orient``)
+  the third moments, whose angle the head reads; ``model.orient``; a negative result, README)
 - ``quick``: a smoke test (a few steps on 100 test digits x 2 maps; not a result)
 
 Every model gets the same budget: ``train.steps`` steps of ``train.batch_size`` digits. The three

@@ -43,7 +43,7 @@ class SmallCNN(nnx.Module):
             [nnx.Conv(a, b, (kernel_size, kernel_size), padding="SAME", rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
         )
         self.norms = nnx.List([nnx.LayerNorm(w, rngs=rngs) for w in widths])
-        self.head = nnx.Linear(widths[-1] + 2 * self.orient, n_classes, rngs=rngs)
+        self.head = nnx.Linear(widths[-1] * (1 + 2 * self.orient), n_classes, rngs=rngs)
 
     def __call__(self, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
         if x.ndim == 3:

@@ -267,19 +267,20 @@ def test_oriented_models_read_the_orientation_and_bad_options():
         kw = dict(group="SL2", n_classes=4, widths=(3, 4), kernel_sizes=(5, 3), radii=(2.2, 1.6), hidden=8,
                   num_samples=3, eval_samples=4, sample_params={"sigma": 0.15})
         model = AffineConvNet(whiten_std=4.0, orient=True, rngs=nnx.Rngs(0), **kw)
-        assert model.head.in_features == 4 + 2
+        assert model.head.in_features == 3 * 4
         s = model.draw_samples(jax.random.key(1), jnp.float64)
         x = _blobs(jax.random.key(10), n=2, size=32)
         turned = jnp.rot90(x, axes=(1, 2))
         # The pooled features see the canonical image only: the same for a turned input and the same samples.
         np.testing.assert_allclose(model.features(turned, s), model.features(x, s), atol=1e-10)
-        # The head reads (features, cos phi, sin phi): a turned input changes the logits only through phi.
+        # The head reads (f, f cos phi, f sin phi): a turned input changes the logits only through phi.
         _, orientation = orient_by_moments(x, 4.0)
-        want = model.head(jnp.concatenate([model.features(x, s), orientation], -1))
+        f = model.features(x, s)
+        want = model.head(jnp.concatenate([f, f * orientation[:, :1], f * orientation[:, 1:]], -1))
         assert relative_error(model(x, samples=s), want) < 1e-12
         assert relative_error(model(turned, samples=s), want) > 1e-3
         cnn = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, whiten_std=4.0, orient=True, rngs=nnx.Rngs(0))
-        assert cnn.head.in_features == 5 + 2 and np.all(np.isfinite(cnn(x)))
+        assert cnn.head.in_features == 3 * 5 and np.all(np.isfinite(cnn(x)))
     with pytest.raises(ValueError, match="orient=True needs whiten_std"):
         SmallCNN(n_classes=3, widths=(4,), orient=True, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="orient=True needs whiten_std"):
