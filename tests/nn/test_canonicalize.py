@@ -234,7 +234,7 @@ def test_orientation_matches_numpy_and_the_output_points_along_the_rows():
         angles = np.degrees(np.angle(want))
         assert np.ptp(angles) > 30  # the blobs really point in different directions
         # The canonical image's own moment points along +row (up to bilinear resampling): turning
-        # the wrong way would leave it at -2 phi.
+        # the wrong way would leave it at 2 phi.
         np.testing.assert_allclose(np.degrees(np.angle(_spin1_moment(images))), 0.0, atol=3.0)
 
 
@@ -259,6 +259,7 @@ def test_orientation_removes_affine_maps_of_digits():
     rel = lambda u, v: np.linalg.norm((u - v).reshape(20, -1), axis=1) / np.linalg.norm(v.reshape(20, -1), axis=1)
     oriented = rel(np.asarray(orient_by_moments(xa)[0]), np.asarray(orient_by_moments(x)[0]))
     whitened = rel(np.asarray(whiten_by_moments(xa)), np.asarray(whiten_by_moments(x)))
+    # measured 0.11 and 0.36
     assert np.median(oriented) < 0.2 and np.median(whitened) > 0.3, (np.median(oriented), np.median(whitened))
 
 
