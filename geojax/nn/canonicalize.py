@@ -132,10 +132,11 @@ def orient_by_moments(x: Array, std: float = 5.0, eps: float = 0.25) -> tuple[Ar
     b, c = _whitening(x, std, eps)
     mass = _mass(x).astype(c.dtype)
     q = _centred_grid(mass.shape[1], mass.shape[2], c.dtype)
-    u = jnp.einsum("bij,bhwj->bhwi", jnp.linalg.inv(b), q[None] - c[:, None, None, :])
+    u = jnp.einsum("bij,bhwj->bhwi", _inverse_2x2(b), q[None] - c[:, None, None, :])
     spin = jnp.einsum("bhw,bhwi->bi", mass * jnp.sum(u * u, -1), u)  # (Re M, Im M)
-    norm = jnp.linalg.norm(spin, axis=-1, keepdims=True)
-    unit = jnp.where(norm > 0, spin / jnp.where(norm > 0, norm, 1), jnp.array([1.0, 0.0], c.dtype))
+    square = jnp.sum(spin * spin, axis=-1, keepdims=True)
+    norm = jnp.sqrt(jnp.where(square > 0, square, 1))  # guarded: the norm's gradient at 0 is NaN
+    unit = jnp.where(square > 0, spin / norm, jnp.array([1.0, 0.0], c.dtype))
     cos, sin = unit[:, 0], unit[:, 1]
     rotation = jnp.stack([jnp.stack([cos, -sin], -1), jnp.stack([sin, cos], -1)], -2)
     return _resample(x, b @ rotation, c), unit
@@ -151,14 +152,30 @@ def _whitening(x: Array, std: float, eps: float) -> tuple[Array, Array]:
     return _sqrt_2x2(sigma + eps * jnp.eye(2, dtype=sigma.dtype)) / std, c
 
 
+def _inverse_2x2(b: Array) -> Array:
+    """Inverse of ``[B, 2, 2]`` matrices by the adjugate, 0 where singular (an empty image with
+    ``eps = 0``), so that neither the value nor its gradient is NaN there."""
+    det = b[:, 0, 0] * b[:, 1, 1] - b[:, 0, 1] * b[:, 1, 0]
+    adj = jnp.stack([jnp.stack([b[:, 1, 1], -b[:, 0, 1]], -1), jnp.stack([-b[:, 1, 0], b[:, 0, 0]], -1)], -2)
+    ok = (det != 0)[:, None, None]
+    return jnp.where(ok, adj / jnp.where(ok, det[:, None, None], 1), 0)
+
+
 def _sqrt_2x2(s: Array) -> Array:
     """Symmetric square root of positive semi-definite ``[B, 2, 2]`` matrices in closed form,
     ``(S + sqrt(det S) I) / sqrt(tr S + 2 sqrt(det S))`` (0 for ``S = 0``): unlike ``eigh``, its
-    gradient is finite at repeated eigenvalues (isotropic images)."""
-    root_det = jnp.sqrt(jnp.maximum(s[:, 0, 0] * s[:, 1, 1] - s[:, 0, 1] * s[:, 1, 0], 0))
-    norm = jnp.sqrt(s[:, 0, 0] + s[:, 1, 1] + 2 * root_det)
+    gradient is finite at repeated eigenvalues (isotropic images), and at singular ``S`` (an empty
+    or line-like image with ``eps = 0``) both square roots are guarded, whose slope is infinite at 0."""
+    root_det = _safe_sqrt(s[:, 0, 0] * s[:, 1, 1] - s[:, 0, 1] * s[:, 1, 0])
+    norm = _safe_sqrt(s[:, 0, 0] + s[:, 1, 1] + 2 * root_det)
     safe = jnp.where(norm > 0, norm, 1)[:, None, None]
     return jnp.where(norm[:, None, None] > 0, (s + root_det[:, None, None] * jnp.eye(2, dtype=s.dtype)) / safe, 0)
+
+
+def _safe_sqrt(v: Array) -> Array:
+    """``sqrt(max(v, 0))`` with gradient 0 (not infinite or NaN) where ``v <= 0``."""
+    positive = v > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, v, 1)), 0)
 
 
 def center_by_centroid(x: Array) -> Array:

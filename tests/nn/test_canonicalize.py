@@ -288,5 +288,11 @@ def test_oriented_models_read_the_orientation_and_bad_options():
         AffineConvNet(orient=True, rngs=nnx.Rngs(0), **kw)
     images, orientation = orient_by_moments(jnp.zeros((2, 8, 8)))
     assert np.all(images == 0) and np.all(orientation == jnp.array([1.0, 0.0]))
+    # Empty images, also with eps = 0 (a singular whitening map): finite gradients, not NaN
+    # (before the guards both were NaN, the orientation's even with the default eps).
+    for eps in (0.25, 0.0):
+        for loss in (lambda x: jnp.sum(orient_by_moments(x, 4.0, eps)[0]) + jnp.sum(orient_by_moments(x, 4.0, eps)[1]),
+                     lambda x: jnp.sum(whiten_by_moments(x, 4.0, eps))):
+            assert np.all(np.isfinite(jax.grad(loss)(jnp.zeros((2, 8, 8))))), eps
     with pytest.raises(ValueError, match="std must be > 0"):
         orient_by_moments(jnp.zeros((1, 8, 8)), std=-1.0)
