@@ -75,6 +75,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.rotation_sigma = 0.35  # affine only: std (rad) of the rotation angle around 0; 0 = Haar (uniform) rotations
     c.model.rbf_width = 0.5  # affine only: width (pixels) of the kernels' RBF bumps
     c.model.pooling = "max"  # affine only: "max" (2x2 max pool) | "blur" (anti-aliased, blur_pool_space)
+    c.model.sample_pooling = "mean"  # affine only: over the group samples, "mean" | "max"
     c.model.input_blur = 0.0  # affine only: Gaussian blur of the input images (std, pixels; 0 = off)
     c.model.cnn_kernel_size = 5  # cnn only
     c.model.center_input = True  # move each image's intensity centroid to the canvas centre first (translation canonicalization)

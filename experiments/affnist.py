@@ -87,6 +87,7 @@ def make_affnist_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> nnx
             center_input=m.get("center_input", False),
             whiten_std=m.get("whiten_std", 0.0) or None,
             orient=m.get("orient", False),
+            sample_pooling=m.get("sample_pooling", "mean"),
             rngs=rngs,
         )
     if m.name == "cnn":

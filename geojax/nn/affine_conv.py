@@ -368,6 +368,7 @@ def gaussian_blur(x: Array, sigma: float) -> Array:
 
 
 POOLINGS = ("max", "blur")
+SAMPLE_POOLINGS = ("mean", "max")
 
 
 class AffineConvNet(nnx.Module):
@@ -377,8 +378,9 @@ class AffineConvNet(nnx.Module):
     blur of the input (``input_blur`` pixels), lifting to ``widths[0]`` channels, then one group
     convolution per further width; between layers a LayerNorm over channels (per pixel and sample:
     equivariant), GELU and 2x spatial downsampling (``pooling``: ``"max"``, a 2x2 max pool, or
-    ``"blur"``, :func:`blur_pool_space`); the features are max-pooled over space, averaged over
-    the group samples and mapped to logits by a linear layer.
+    ``"blur"``, :func:`blur_pool_space`); the features are max-pooled over space, pooled over
+    the group samples (``sample_pooling``: ``"mean"``, a Monte-Carlo average, or ``"max"``, the
+    best-matching sample) and mapped to logits by a linear layer.
 
     The layers are exactly equivariant for grid symmetries only; for other affine maps the
     pixel grid leaves an error (resampling, aliasing of kernels and pooling, stencil truncation)
@@ -410,7 +412,7 @@ class AffineConvNet(nnx.Module):
     share is lost; README.)
 
     Raises:
-      ValueError: unknown group, empty ``widths``, bad sizes, ``whiten_std <= 0``, ``orient``
+      ValueError: unknown group, ``pooling`` or ``sample_pooling``, empty ``widths``, bad sizes, ``whiten_std <= 0``, ``orient``
         without ``whiten_std``; at call, bad ``x``.
     """
 
@@ -436,11 +438,15 @@ class AffineConvNet(nnx.Module):
         center_input: bool = False,
         whiten_std: float | None = None,
         orient: bool = False,
+        sample_pooling: str = "mean",
         rngs: nnx.Rngs,
     ):
         self.center_input, self.whiten_std, self.orient = check_canonicalization(center_input, whiten_std, orient)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if sample_pooling not in SAMPLE_POOLINGS:
+            raise ValueError(f"sample_pooling must be one of {SAMPLE_POOLINGS}, got {sample_pooling!r}")
+        self.sample_pooling = sample_pooling
         if not input_blur >= 0:
             raise ValueError(f"input_blur must be >= 0 (pixels; 0 = off), got {input_blur!r}")
         self.pooling, self.input_blur = pooling, float(input_blur)
@@ -506,14 +512,15 @@ class AffineConvNet(nnx.Module):
             f = conv(GroupFeatures(v, f.samples))
         yield jax.nn.gelu(self.norms[-1](f.values))
 
-    @staticmethod
-    def _summary(v: Array) -> Array:
-        # Max over space, mean over the samples: a Monte-Carlo average whose statistics do not
-        # depend on how many samples are drawn (a max over samples grows with their number).
-        return jnp.mean(jnp.max(v, axis=(1, 2)), axis=1)
+    def _summary(self, v: Array) -> Array:
+        # Max over space, then over the samples the mean (a Monte-Carlo average whose statistics do
+        # not depend on how many samples are drawn) or the max (closer to invariant when the law is
+        # narrower than the transformations, but it grows with the number of samples).
+        over_space = jnp.max(v, axis=(1, 2))
+        return jnp.max(over_space, axis=1) if self.sample_pooling == "max" else jnp.mean(over_space, axis=1)
 
     def features(self, x: Array, samples: SampleSet) -> Array:
-        """Invariant features ``[B, widths[-1]]``: the last layer's max over space, mean over samples
+        """Invariant features ``[B, widths[-1]]``: the last layer's max over space, pooled over samples
         (without the orientation that ``orient`` adds to the head's input)."""
         *_, last = self._activations(self._canonical(x)[0], samples)
         return self._summary(last)

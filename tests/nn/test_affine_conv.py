@@ -136,7 +136,8 @@ def test_layers_exactly_equivariant_under_90_degree_rotations(group_name, haar):
 
 # the anti-aliased variants (not the default config; blur pooling's rot90 commutation is tested
 # alone below) run under -m slow, for the default CI's time
-@pytest.mark.parametrize("group_name, options", [("SL2", {}), ("GL+2", {}), pytest.param("SL2", ANTI_ALIASED, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("group_name, options", [("SL2", {}), ("GL+2", {}), ("SL2", {"sample_pooling": "max"}),
+                                                 pytest.param("SL2", ANTI_ALIASED, marks=pytest.mark.slow)])
 def test_classifier_invariant_to_rotation_with_samples_and_to_shifts(group_name, options):
     with jax.enable_x64(True):
         model = _model(group_name, **options)
@@ -165,6 +166,18 @@ def test_fresh_samples_per_key_and_fixed_eval_set():
     assert float(jnp.max(jnp.abs(a - b))) > 1e-6
     assert model.draw_samples(None).elements.shape == (4, 2, 2)
     assert model.draw_samples(jax.random.key(0)).elements.shape == (3, 2, 2)
+
+
+def test_sample_pooling_max_is_the_largest_sample():
+    # Same weights (same rngs seed): with one sample max and mean pooling agree exactly; with several
+    # the max is >= the mean in every channel and above it somewhere.
+    mean, best = _model("SL2"), _model("SL2", sample_pooling="max")
+    x = jax.random.uniform(jax.random.key(0), (2, 12, 12))
+    one = mean.draw_samples(jax.random.key(1), num=1)
+    np.testing.assert_array_equal(best.features(x, one), mean.features(x, one))
+    many = mean.draw_samples(jax.random.key(1), num=6)
+    gap = best.features(x, many) - mean.features(x, many)
+    assert float(gap.min()) >= 0 and float(gap.max()) > 1e-3
 
 
 def test_max_pool_space_pads_odd_sizes():
@@ -231,6 +244,8 @@ def test_stencil_and_bad_input():
         LiftingConv2d(lie.SL(2), 1, 2, kernel_size=3, radius=1.0, hidden=4, rbf_width=0.0, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="pooling must be one of"):
         _model("SL2", pooling="avg")
+    with pytest.raises(ValueError, match="sample_pooling must be one of"):
+        _model("SL2", sample_pooling="sum")
     with pytest.raises(ValueError, match="input_blur must be >= 0"):
         _model("SL2", input_blur=-1.0)
 
