@@ -412,8 +412,8 @@ class AffineConvNet(nnx.Module):
     share is lost; README.)
 
     Raises:
-      ValueError: unknown group, ``pooling`` or ``sample_pooling``, empty ``widths``, bad sizes, ``whiten_std <= 0``, ``orient``
-        without ``whiten_std``; at call, bad ``x``.
+      ValueError: unknown group, ``pooling`` or ``sample_pooling``, empty ``widths``, bad sizes,
+        ``whiten_std <= 0``, ``orient`` without ``whiten_std``; at call, bad ``x``.
     """
 
     def __init__(

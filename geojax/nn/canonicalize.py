@@ -164,8 +164,8 @@ def _inverse_2x2(b: Array) -> Array:
 def _sqrt_2x2(s: Array) -> Array:
     """Symmetric square root of positive semi-definite ``[B, 2, 2]`` matrices in closed form,
     ``(S + sqrt(det S) I) / sqrt(tr S + 2 sqrt(det S))`` (0 for ``S = 0``): unlike ``eigh``, its
-    gradient is finite at repeated eigenvalues (isotropic images), and at singular ``S`` (an empty
-    or line-like image with ``eps = 0``) both square roots are guarded, whose slope is infinite at 0."""
+    gradient is finite at repeated eigenvalues (isotropic images); both square roots, whose slope
+    is infinite at 0, are guarded for singular ``S`` (an empty or line-like image with ``eps = 0``)."""
     root_det = _safe_sqrt(s[:, 0, 0] * s[:, 1, 1] - s[:, 0, 1] * s[:, 1, 0])
     norm = _safe_sqrt(s[:, 0, 0] + s[:, 1, 1] + 2 * root_det)
     safe = jnp.where(norm > 0, norm, 1)[:, None, None]
