@@ -519,11 +519,16 @@ class AffineConvNet(nnx.Module):
         over_space = jnp.max(v, axis=(1, 2))
         return jnp.max(over_space, axis=1) if self.sample_pooling == "max" else jnp.mean(over_space, axis=1)
 
+    def _pooled(self, x: Array, samples: SampleSet) -> tuple[Array, Array | None]:
+        """``(features [B, widths[-1]], orientation [B, 2] or None)`` of the raw input ``x``."""
+        x, orientation = self._canonical(x)
+        *_, last = self._activations(x, samples)
+        return self._summary(last), orientation
+
     def features(self, x: Array, samples: SampleSet) -> Array:
         """Invariant features ``[B, widths[-1]]``: the last layer's max over space, pooled over samples
         (without the orientation that ``orient`` adds to the head's input)."""
-        *_, last = self._activations(self._canonical(x)[0], samples)
-        return self._summary(last)
+        return self._pooled(x, samples)[0]
 
     def layer_features(self, x: Array, samples: SampleSet) -> list[Array]:
         """The same summary of every layer: ``[B, widths[k]]`` for ``k = 0 .. len(widths) - 1``.
@@ -538,6 +543,4 @@ class AffineConvNet(nnx.Module):
         """Logits ``[B, n_classes]``; ``samples`` overrides the drawn set (equivariance tests)."""
         if samples is None:
             samples = self.draw_samples(key, jnp.result_type(x.dtype, jnp.float32))
-        x, orientation = self._canonical(x)
-        *_, last = self._activations(x, samples)
-        return self.head(with_orientation(self._summary(last), orientation))
+        return self.head(with_orientation(*self._pooled(x, samples)))

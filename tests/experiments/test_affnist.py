@@ -39,6 +39,10 @@ def test_config_variants():
         assert c.model.name == name and c.model.whiten_std > 0 and c.model.orient
         assert AffNISTTask().make_model(get_config(token + ",quick"), nnx.Rngs(0)).orient
     assert not get_config("sl2_whiten").model.orient
+    c = get_config("sl2_whiten,quick")
+    assert AffNISTTask().make_model(c, nnx.Rngs(0)).sample_pooling == "mean"
+    c.model.sample_pooling = "max"
+    assert AffNISTTask().make_model(c, nnx.Rngs(0)).sample_pooling == "max"
     with pytest.raises(ValueError, match="unknown variant token 'so3'"):
         get_config("so3")
     assert isinstance(get_task("affnist"), AffNISTTask)
