@@ -120,6 +120,32 @@ def test_sweep_does_not_record_a_run_interrupted_before_evaluation(tmp_path, mon
     assert "cnn-s0: interrupted, not recorded" in out and "cnn-s1" not in out  # and the sweep stops there
 
 
+def test_sweep_whiten_std_reaches_only_the_whitening_models(tmp_path, monkeypatch, capsys):
+    import geojax.train
+
+    seen = {}
+
+    def record(config, workdir, task, overwrite=False):
+        seen[Path(workdir).name] = config.model.whiten_std
+        acc = {"cnn-s0": 0.80, "sl2_whiten-s0": 0.95}[Path(workdir).name]
+        return geojax.train.RunResult(workdir=workdir, start_step=0, final_step=1, preempted=False, model=nnx.Linear(2, 1, rngs=nnx.Rngs(0)),
+                                      eval_metrics={"eval/acc_centred": 0.99, "eval/acc_transformed": acc})
+
+    monkeypatch.setattr(geojax.train, "train_and_evaluate", record)
+    affnist_sweep.main(["--out", str(tmp_path), "--seeds", "1", "--models", "cnn,sl2_whiten", "--quick", "--whiten-std", "6"])
+    assert seen == {"cnn-s0": 0.0, "sl2_whiten-s0": 6.0}
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["whiten_std"] for r in records] == [0.0, 6.0]
+    assert "plain CNN's 80.00% (points, means over seeds): SL(2)⋉R² equivariant + moment whitening +15.00." in capsys.readouterr().out
+    with pytest.raises(ValueError, match="--whiten-std must be > 0 pixels, got 0.0"):
+        affnist_sweep.main(["--out", str(tmp_path), "--whiten-std", "0"])
+
+
+def test_margins_need_the_plain_cnn():
+    record = {"model": "sl2", "metrics": {"eval/acc_transformed": 0.9}}
+    assert affnist_sweep.margins_over_plain_cnn([record], ["sl2", "cnn"]) == []
+
+
 def test_one_seed_cells_show_no_spread():
     from experiments.sweep_io import fmt_mean_std
 
