@@ -291,7 +291,7 @@ def test_oriented_models_read_the_orientation_and_bad_options():
     # Empty images, also with eps = 0 (a singular whitening map): finite gradients, not NaN
     # (before the guards both were NaN, the orientation's even with the default eps).
     for eps in (0.25, 0.0):
-        for loss in (lambda x: jnp.sum(orient_by_moments(x, 4.0, eps)[0]) + jnp.sum(orient_by_moments(x, 4.0, eps)[1]),
+        for loss in (lambda x: sum(jnp.sum(a) for a in orient_by_moments(x, 4.0, eps)),
                      lambda x: jnp.sum(whiten_by_moments(x, 4.0, eps))):
             assert np.all(np.isfinite(jax.grad(loss)(jnp.zeros((2, 8, 8))))), eps
     with pytest.raises(ValueError, match="std must be > 0"):
