@@ -194,8 +194,11 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     the projection onto an even (odd) order sums ``f(p_k) +- f(p_k + pi)``, which for ``f = f_x f_y``
     is ``2 (E_x E_y + O_x O_y)`` (``2 (E_x O_y + O_x E_y)``), so the full grid is never formed.
     On 2 CPU cores (batch 256, float32) this was 1.6x faster than the unfolded product at L = 4
-    and 10-15% at L = 12 and 16, within noise at L = 8 (README "Benchmarks").
+    and 10-15% at L = 12 and 16, within noise at L = 8 (README "Benchmarks"). Operands of the same
+    degree and shape take :func:`_gaunt_s2grid_paired`, the same math as one chain of 7 XLA ops.
     """
+    if lx == ly and x.shape == y.shape:
+        return _gaunt_s2grid_paired(x, y, lx, lmax_out)
     n_theta, n_phi = kernel_grid_shape(lx + ly + lmax_out)
     rank = max(x.ndim, y.ndim) - 1
     ex, ox = (with_batch_rank(v, rank) for v in sh_to_parity_halves(x, lx, n_theta, n_phi))
@@ -208,3 +211,81 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
                               jnp.einsum("mlj,mj...->ml...", jnp.asarray(theta_odd, dtype), h_odd)], axis=0)
     coeffs = jnp.moveaxis(coeffs.reshape((-1,) + coeffs.shape[2:]), 0, -1)
     return jnp.take(coeffs, jnp.asarray(flat), axis=-1)
+
+
+def padded_batch(batch: int) -> int:
+    """The number of columns the paired kernel gives ``batch`` signals: ``batch + 8`` when ``batch``
+    is a multiple of 32, else ``batch``.
+
+    The kernel's last op transposes ``[coefficients, batch]`` into ``[batch, coefficients]``. With a
+    row length that is a multiple of 64 floats the strided reads of that transpose all fall into a
+    few sets of the L1 cache: on one AMD EPYC core it took 67 us at batch 256 against 35 us at 264,
+    and 332 against 69 us at batch 512 (ad hoc, README "Benchmarks"). Eight zero columns cost 3%.
+    """
+    return batch + 8 if batch % 32 == 0 else batch
+
+
+@functools.lru_cache(maxsize=64)
+def _paired_tables(lmax: int, lmax_out: int):
+    """Tables of :func:`_gaunt_s2grid_paired`, float64, every stage batched over the parity of m
+    (``p``; the smaller class padded with zero rows).
+
+    Returns ``(n_theta, gather [2 M, L+1], theta [2 M, n_theta, L+1], phi [2, n_phi / 2, M],
+    phi_w [2, M_out, n_phi / 2], theta_w [2 M_out, lmax_out+1, n_theta], flat [(lmax_out+1)**2])``:
+    ``gather`` indexes the flat coefficients (``(L+1)**2`` is a zero row), ``flat`` the rows of the
+    ``[2 M_out * (lmax_out+1)]`` result in e3nn order.
+    """
+    n_theta, n_phi = kernel_grid_shape(2 * lmax + lmax_out)
+    half = n_phi // 2
+    theta, phi = _forward_tables(lmax, n_theta, n_phi)
+    m_layout, _ = sh_to_m_layout(lmax)
+    classes = _m_parity(lmax)
+    size = max(len(ms) for ms in classes)
+    gather = np.full((2, size, lmax + 1), (lmax + 1) ** 2, dtype=np.int32)
+    theta_p = np.zeros((2, size, n_theta, lmax + 1))
+    phi_p = np.zeros((2, half, size))
+    for p, ms in enumerate(classes):
+        gather[p, : len(ms)] = m_layout[ms]
+        theta_p[p, : len(ms)] = theta[ms]
+        phi_p[p, :, : len(ms)] = phi[:half, ms]
+    phi_w, theta_w = s2_projection_table(lmax_out, n_theta, n_phi)
+    classes_out = _m_parity(lmax_out)
+    size_out = max(len(ms) for ms in classes_out)
+    phi_w_p = np.zeros((2, size_out, half))
+    theta_w_p = np.zeros((2, size_out, lmax_out + 1, n_theta))
+    row = np.empty(2 * lmax_out + 1, dtype=np.int64)
+    for p, ms in enumerate(classes_out):
+        phi_w_p[p, : len(ms)] = phi_w[ms, :half]
+        theta_w_p[p, : len(ms)] = theta_w[ms]
+        row[ms] = p * size_out + np.arange(len(ms))
+    flat = np.array([row[m + lmax_out] * (lmax_out + 1) + l for l in range(lmax_out + 1) for m in range(-l, l + 1)],
+                    dtype=np.int32)
+    return (n_theta, gather.reshape(2 * size, lmax + 1), theta_p.reshape(2 * size, n_theta, lmax + 1), phi_p,
+            phi_w_p, theta_w_p.reshape(2 * size_out, lmax_out + 1, n_theta), flat)
+
+
+def _gaunt_s2grid_paired(x: jnp.ndarray, y: jnp.ndarray, lmax: int, lmax_out: int) -> jnp.ndarray:
+    """:func:`gaunt_s2grid` for ``x`` and ``y`` of one shape ``[..., (L+1)**2]``: both operands go
+    through every transform as one ``[.., 2 * batch]`` matrix, and the even and odd orders as one
+    batched dot, so the kernel is a single chain of 7 XLA ops (gather, Legendre, azimuth, product,
+    azimuth, Legendre, transpose) with no independent branches for XLA:CPU to hand to another
+    thread. On 2 CPU cores (batch 256, float32) it was 10-15% faster than the two-branch kernel at
+    L = 4, 8 and 16, and as fast pinned to one core (README "Benchmarks").
+    """
+    n_theta, gather, theta, phi, phi_w, theta_w, flat = _paired_tables(lmax, lmax_out)
+    dtype, lead, size = x.dtype, x.shape[:-1], x.shape[-1]
+    batch = math.prod(lead)
+    cols = padded_batch(batch)
+    pad = jnp.zeros((cols - batch, size), dtype)
+    both = jnp.concatenate([x.reshape(batch, size), pad, y.reshape(batch, size), pad], axis=0)
+    both = jnp.concatenate([both.T, jnp.zeros((1, 2 * cols), dtype)], axis=0)  # + the zero row
+    g = jnp.einsum("mjl,mlb->mjb", jnp.asarray(theta, dtype), both[gather])  # [2 M, n_theta, 2 cols]
+    half, n_m = phi.shape[1], phi.shape[2]
+    v = jnp.einsum("pkm,pmq->pkq", jnp.asarray(phi, dtype), g.reshape(2, n_m, -1))
+    v = v.reshape(2, half, n_theta, 2, cols)  # [E; O] x [x; y]
+    ex, ey, ox, oy = v[0, ..., 0, :], v[0, ..., 1, :], v[1, ..., 0, :], v[1, ..., 1, :]
+    product = jnp.stack([2 * (ex * ey + ox * oy), 2 * (ex * oy + ox * ey)]).reshape(2, half, -1)
+    h = jnp.einsum("pmk,pkq->pmq", jnp.asarray(phi_w, dtype), product)
+    coeffs = jnp.einsum("mlj,mjb->mlb", jnp.asarray(theta_w, dtype), h.reshape(-1, n_theta, cols))
+    out = jnp.take(coeffs.reshape(-1, cols), jnp.asarray(flat), axis=0).T[:batch]
+    return out.reshape(lead + (len(flat),))

@@ -121,3 +121,40 @@ def test_parity_folded_product_equals_the_dense_product_float64(lx, ly, lmax_out
     assert relative_error(out, ref) < 1e-12
     if lmax_out > lx + ly:  # degrees no product reaches stay exactly zero (up to round-off)
         assert float(jnp.abs(out[:, (lx + ly + 1) ** 2:]).max()) < 1e-12
+
+
+@pytest.mark.parametrize("lmax, lmax_out, lead", [(0, 0, (3,)), (1, 2, (32,)), (3, 6, (2, 16)), (3, 1, (5,)),
+                                                  (4, 11, (64,)), (8, 16, (7, 3)), (9, 12, (4,))])
+def test_paired_kernel_equals_the_two_branch_kernel_and_the_dense_product_float64(lmax, lmax_out, lead, rng):
+    """Same-shape, same-degree operands take the one-chain kernel; batches of 32 and 64 get padded
+    columns, odd degrees make the odd-m class the larger one, ``lmax_out`` is below, at and above 2L."""
+    from geojax.tp.dense import gaunt_dense
+    from geojax.tp.s2grid import _gaunt_s2grid_paired
+
+    x = jnp.asarray(rng.normal(size=lead + ((lmax + 1) ** 2,)))
+    y = jnp.asarray(rng.normal(size=lead + ((lmax + 1) ** 2,)))
+    paired = gaunt_s2grid(x, lmax, y, lmax, lmax_out)
+    two_branch = gaunt_s2grid(x, lmax, y[None], lmax, lmax_out)[0]  # shapes differ: the general kernel
+    assert paired.shape == lead + ((lmax_out + 1) ** 2,)
+    assert relative_error(paired, _gaunt_s2grid_paired(x, y, lmax, lmax_out)) == 0.0
+    assert relative_error(paired, two_branch) < 1e-13
+    assert relative_error(paired, gaunt_dense(x, lmax, y, lmax, lmax_out)) < 1e-12
+
+
+def test_paired_kernel_float32_and_unbatched(rng):
+    from geojax.tp.dense import gaunt_dense
+
+    with jax.enable_x64(False):
+        x, y = (jnp.asarray(rng.normal(size=(256, 81)), jnp.float32) for _ in range(2))
+        out = gaunt_s2grid(x, 8, y, 8, 16)
+        assert out.dtype == jnp.float32
+    ref = gaunt_dense(jnp.asarray(x, jnp.float64), 8, jnp.asarray(y, jnp.float64), 8, 16)
+    assert relative_error(out, ref) < 2e-6
+    assert relative_error(gaunt_s2grid(x[0], 8, y[0], 8, 16), out[0]) < 2e-6  # no batch axes
+
+
+@pytest.mark.parametrize("batch, cols", [(1, 1), (31, 31), (32, 40), (200, 200), (256, 264), (240, 240), (1024, 1032)])
+def test_padded_batch_moves_row_lengths_off_multiples_of_32(batch, cols):
+    from geojax.tp.s2grid import padded_batch
+
+    assert padded_batch(batch) == cols
