@@ -217,10 +217,13 @@ def padded_batch(batch: int) -> int:
     """The number of columns the paired kernel gives ``batch`` signals: ``batch + 8`` when ``batch``
     is a multiple of 32, else ``batch``.
 
-    The kernel's last op transposes ``[coefficients, batch]`` into ``[batch, coefficients]``. With a
-    row length that is a multiple of 64 floats the strided reads of that transpose all fall into a
-    few sets of the L1 cache: on one AMD EPYC core it took 67 us at batch 256 against 35 us at 264,
-    and 332 against 69 us at batch 512 (ad hoc, README "Benchmarks"). Eight zero columns cost 3%.
+    The kernel's last op transposes ``[coefficients, columns]`` into ``[batch, coefficients]``. With
+    a row length that is a multiple of 64 floats the strided reads of that transpose fall into a
+    few sets of the L1 cache: on one AMD EPYC core the L = 8 transpose (289 rows) took 67 us at 256
+    columns against 35 us at 264, and 332 against 69 us at 512 (README "Benchmarks"). The paired
+    kernel appends the zero columns in its input gather, where they cost nothing but 3% more work.
+    The other kernels do not pad: there a padded copy of the product grid made the channel-shared
+    convolution slower (L = 8, 256 x 16 signals: 2.7 against 1.8 ms).
     """
     return batch + 8 if batch % 32 == 0 else batch
 
