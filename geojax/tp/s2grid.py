@@ -161,9 +161,13 @@ def _parity_projection_tables(lmax_out: int, n_theta: int, n_phi: int):
     half = n_phi // 2
     row = np.empty(2 * lmax_out + 1, dtype=np.int64)
     row[even], row[odd] = np.arange(len(even)), len(even) + np.arange(len(odd))
-    flat = np.array([row[m + lmax_out] * (lmax_out + 1) + l for l in range(lmax_out + 1) for m in range(-l, l + 1)],
-                    dtype=np.int32)  # int64 indices warn (and are truncated) without jax_enable_x64
-    return phi_w[even, :half], phi_w[odd, :half], theta_w[even], theta_w[odd], flat
+    return phi_w[even, :half], phi_w[odd, :half], theta_w[even], theta_w[odd], _e3nn_rows(row, lmax_out)
+
+
+def _e3nn_rows(row: np.ndarray, lmax: int) -> np.ndarray:
+    """Rows of a flattened ``[orders, l]`` array in e3nn order, given ``row[m + L]``, the position
+    of order m among the orders; int32 (int64 indices warn, and are truncated, without x64)."""
+    return np.array([row[m + lmax] * (lmax + 1) + l for l in range(lmax + 1) for m in range(-l, l + 1)], dtype=np.int32)
 
 
 def sh_to_parity_halves(array: jnp.ndarray, lmax: int, n_theta: int, n_phi: int) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -261,8 +265,7 @@ def _paired_tables(lmax: int, lmax_out: int):
         phi_w_p[p, : len(ms)] = phi_w[ms, :half]
         theta_w_p[p, : len(ms)] = theta_w[ms]
         row[ms] = p * size_out + np.arange(len(ms))
-    flat = np.array([row[m + lmax_out] * (lmax_out + 1) + l for l in range(lmax_out + 1) for m in range(-l, l + 1)],
-                    dtype=np.int32)
+    flat = _e3nn_rows(row, lmax_out)
     return (n_theta, gather.reshape(2 * size, lmax + 1), theta_p.reshape(2 * size, n_theta, lmax + 1), phi_p,
             phi_w_p, theta_w_p.reshape(2 * size_out, lmax_out + 1, n_theta), flat)
 
@@ -272,7 +275,7 @@ def _gaunt_s2grid_paired(x: jnp.ndarray, y: jnp.ndarray, lmax: int, lmax_out: in
     through every transform as one ``[.., 2 * batch]`` matrix, and the even and odd orders as one
     batched dot, so the kernel is a single chain of 7 XLA ops (gather, Legendre, azimuth, product,
     azimuth, Legendre, transpose) with no independent branches for XLA:CPU to hand to another
-    thread. On 2 CPU cores (batch 256, float32) it was 10-15% faster than the two-branch kernel at
+    thread. On 2 CPU cores (batch 256, float32) it was 10-13% faster than the two-branch kernel at
     L = 4, 8 and 16, and as fast pinned to one core (README "Benchmarks").
     """
     n_theta, gather, theta, phi, phi_w, theta_w, flat = _paired_tables(lmax, lmax_out)
