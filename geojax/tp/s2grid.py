@@ -203,6 +203,11 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     """
     if lx == ly and x.shape == y.shape:
         return _gaunt_s2grid_paired(x, y, lx, lmax_out)
+    lead = jnp.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+    extra = padding_rows(lead[0], math.prod(lead[1:])) if lead else 0
+    if extra:  # zero rows on the first batch axis of each operand that spans it (see padding_rows)
+        x, y = (jnp.pad(a, ((0, extra),) + ((0, 0),) * (a.ndim - 1)) if a.ndim == len(lead) + 1 and a.shape[0] == lead[0]
+                else a for a in (x, y))
     n_theta, n_phi = kernel_grid_shape(lx + ly + lmax_out)
     rank = max(x.ndim, y.ndim) - 1
     ex, ox = (with_batch_rank(v, rank) for v in sh_to_parity_halves(x, lx, n_theta, n_phi))
@@ -214,22 +219,31 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     coeffs = jnp.concatenate([jnp.einsum("mlj,mj...->ml...", jnp.asarray(theta_even, dtype), h_even),
                               jnp.einsum("mlj,mj...->ml...", jnp.asarray(theta_odd, dtype), h_odd)], axis=0)
     coeffs = jnp.moveaxis(coeffs.reshape((-1,) + coeffs.shape[2:]), 0, -1)
-    return jnp.take(coeffs, jnp.asarray(flat), axis=-1)
+    out = jnp.take(coeffs, jnp.asarray(flat), axis=-1)
+    return out[: lead[0]] if extra else out
+
+
+def padding_rows(rows: int, row_size: int = 1) -> int:
+    """How many rows to append to ``rows`` rows of ``row_size`` signals so that the signal count is a
+    multiple of 8 but not of 32: the smallest such number (at most 32) if the count is now a
+    nonzero multiple of 32, else 0.
+
+    Both product kernels end by transposing ``[coefficients, signals]`` into ``[signals,
+    coefficients]``. With a row length that is a multiple of 64 floats the strided reads of that
+    transpose fall into a few sets of the L1 cache: on one AMD EPYC core the L = 8 transpose (289
+    rows) took 67 us at 256 signals against 35 us at 264, and 332 against 69 us at 512 (README
+    "Benchmarks"). The kernels append the zero rows to their inputs, where the gathers absorb them;
+    a padded copy of the product grid instead made the channel-shared convolution slower.
+    """
+    count = rows * row_size
+    if count == 0 or count % 32:
+        return 0
+    return next((p for p in range(1, 33) if (rows + p) * row_size % 32 in (8, 16, 24)), 0)
 
 
 def padded_batch(batch: int) -> int:
-    """The number of columns the paired kernel gives ``batch`` signals: ``batch + 8`` when ``batch``
-    is a multiple of 32, else ``batch``.
-
-    The kernel's last op transposes ``[coefficients, columns]`` into ``[batch, coefficients]``. With
-    a row length that is a multiple of 64 floats the strided reads of that transpose fall into a
-    few sets of the L1 cache: on one AMD EPYC core the L = 8 transpose (289 rows) took 67 us at 256
-    columns against 35 us at 264, and 332 against 69 us at 512 (README "Benchmarks"). The paired
-    kernel appends the zero columns in its input gather, where they cost nothing but 3% more work.
-    The other kernels do not pad: there a padded copy of the product grid made the channel-shared
-    convolution slower (L = 8, 256 x 16 signals: 2.7 against 1.8 ms).
-    """
-    return batch + 8 if batch % 32 == 0 else batch
+    """``batch + padding_rows(batch)``: the columns the paired kernel gives ``batch`` signals."""
+    return batch + padding_rows(batch)
 
 
 @functools.lru_cache(maxsize=64)

@@ -153,8 +153,31 @@ def test_paired_kernel_float32_and_unbatched(rng):
     assert relative_error(gaunt_s2grid(x[0], 8, y[0], 8, 16), out[0]) < 2e-6  # no batch axes
 
 
-@pytest.mark.parametrize("batch, cols", [(1, 1), (31, 31), (32, 40), (200, 200), (256, 264), (240, 240), (1024, 1032)])
-def test_padded_batch_moves_row_lengths_off_multiples_of_32(batch, cols):
+@pytest.mark.parametrize("batch, cols", [(0, 0), (1, 1), (31, 31), (32, 40), (200, 200), (256, 264), (240, 240), (1024, 1032)])
+def test_padded_batch_moves_signal_counts_off_multiples_of_32(batch, cols):
     from geojax.tp.s2grid import padded_batch
 
     assert padded_batch(batch) == cols
+
+
+@pytest.mark.parametrize("rows, row_size, extra", [(256, 16, 1), (32, 2, 4), (32, 3, 8), (7, 32, 0), (5, 96, 0), (64, 64, 0)])
+def test_padding_rows_gives_a_multiple_of_8_not_of_32(rows, row_size, extra):
+    """Rows of 32 or 64 signals (and 96) keep every count a multiple of 32: those stay unpadded."""
+    from geojax.tp.s2grid import padding_rows
+
+    assert padding_rows(rows, row_size) == extra
+    if extra:
+        assert (rows + extra) * row_size % 32 in (8, 16, 24)
+
+
+@pytest.mark.parametrize("x_shape, y_shape", [((32, 2), (32, 1)), ((64,), ()), ((1, 3), (32, 3)), ((256, 16), (256, 1))])
+def test_two_branch_kernel_with_padded_rows_equals_the_dense_product_float64(x_shape, y_shape, rng):
+    """Broadcast batches of a multiple of 32 signals get zero rows on the operands that span the
+    first batch axis (:func:`padding_rows`); the result is cut back and unchanged."""
+    from geojax.tp.dense import gaunt_dense
+
+    x = jnp.asarray(rng.normal(size=x_shape + (16,)))  # L = 3
+    y = jnp.asarray(rng.normal(size=y_shape + (9,)))  # L = 2
+    out = gaunt_s2grid(x, 3, y, 2, 4)
+    assert out.shape == jnp.broadcast_shapes(x_shape, y_shape) + (25,)
+    assert relative_error(out, gaunt_dense(x, 3, y, 2, 4)) < 1e-12
