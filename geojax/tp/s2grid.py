@@ -200,6 +200,8 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     On 2 CPU cores (batch 256, float32) this was 1.6x faster than the unfolded product at L = 4
     and 10-15% at L = 12 and 16, within noise at L = 8 (README "Benchmarks"). Operands of the same
     degree and shape take :func:`_gaunt_s2grid_paired`, the same math as one chain of 7 XLA ops.
+    Broadcast batches of a multiple of 32 signals get :func:`padding_rows` zero rows on their first
+    axis for the final transpose, dropped from the result.
     """
     if lx == ly and x.shape == y.shape:
         return _gaunt_s2grid_paired(x, y, lx, lmax_out)
