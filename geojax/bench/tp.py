@@ -144,7 +144,7 @@ def run_benchmark(args) -> list[Row]:
             if fn is not None:
                 timed[name] = fn
         # all methods of one configuration in interleaved rounds: their ratios share the machine's drift
-        timings = time_interleaved(timed, *operands, repeats=args.repeats, block=args.block)
+        timings = time_interleaved(timed, *operands, repeats=args.repeats, block=args.block, seed=args.seed)
         for name in names:
             base = dict(op=args.op, lmax=lmax, lmax_out=lmax_out, batch=args.batch, channels=args.channels, dtype=str(dtype), method=name)
             fn, reason = candidates[name]
@@ -260,6 +260,8 @@ def add_parser(sub) -> None:
     p.add_argument("--repeats", type=int, default=10, help="at least this many timed calls (default 10)")
     p.add_argument("--block", type=int, default=5,
                    help="consecutive calls per function and round; the first of each is reported apart as 'cold' (default 5; 1: every call alternates)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the shuffled call order; the same seed repeats the same order (default 0)")
     p.add_argument("--cg-max-l", type=int, default=8, help="largest L for the e3nn CG baseline (its compile time explodes)")
     p.add_argument("--dense-max-l", type=int, default=8, help="largest L for geojax's dense reference")
     p.add_argument("--out", type=Path, default=Path("bench_out"), help="directory for CSV, JSON, table and plot")

@@ -38,13 +38,14 @@ def test_cg_baseline_refuses_degree_12_with_reason():
 @pytest.mark.parametrize("op", ["product", pytest.param("conv", marks=pytest.mark.slow), pytest.param("power", marks=pytest.mark.slow)])
 def test_cli_tiny_run_writes_consistent_outputs(op, tmp_path, capsys):
     code = main(["tp", "--lmax", "1,2", "--batch", "4", "--channels", "2", "--repeats", "2", "--op", op,
-                 "--nu", "2", "--dense-max-l", "1", "--out", str(tmp_path)])
+                 "--nu", "2", "--dense-max-l", "1", "--seed", "3", "--out", str(tmp_path)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "devices" in printed and "| L |" in printed
     rows = list(csv.DictReader((tmp_path / f"tp_{op}.csv").open()))
     payload = json.loads((tmp_path / f"tp_{op}.json").read_text())
     assert payload["environment"]["versions"]["jax"] == jax.__version__
+    assert payload["arguments"]["seed"] == 3
     assert len(rows) == len(payload["rows"]) == 2 * 6
     ok = [r for r in payload["rows"] if r["status"] == "ok"]
     skipped = [r for r in payload["rows"] if r["status"] != "ok"]
@@ -106,3 +107,22 @@ def test_blocked_timing_separates_first_calls():
     assert f.cold_median_ms is not None and f.cold_median_ms > 0 and float(f.output) == 64 * 64
     with pytest.raises(ValueError, match="block must be >= 1, got 0"):
         time_interleaved({"g": lambda a: a.sum()}, x, block=0)
+
+
+def test_interleaved_order_follows_the_seed():
+    from geojax.bench import time_interleaved
+
+    x = jax.numpy.ones((8,), jax.numpy.float32)
+
+    def call_order(seed):
+        calls = []
+        fns = {name: (lambda a, name=name: jax.pure_callback(lambda v: (calls.append(name), v)[1],
+                                                            jax.ShapeDtypeStruct(a.shape, a.dtype), a).sum())
+               for name in "abcd"}
+        time_interleaved(fns, x, repeats=12, warmup=0, min_time_s=0.0, seed=seed)
+        return calls
+
+    first = call_order(0)
+    assert len(first) == 4 * 12 and sorted(set(first)) == list("abcd")
+    assert call_order(0) == first  # the same seed, the same sequence of rounds
+    assert call_order(1) != first
