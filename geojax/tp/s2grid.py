@@ -220,7 +220,7 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     h_odd = jnp.einsum("mk,kj...->mj...", jnp.asarray(phi_odd, dtype), 2 * (ex * oy + ox * ey))
     coeffs = jnp.concatenate([jnp.einsum("mlj,mj...->ml...", jnp.asarray(theta_even, dtype), h_even),
                               jnp.einsum("mlj,mj...->ml...", jnp.asarray(theta_odd, dtype), h_odd)], axis=0)
-    coeffs = jnp.moveaxis(coeffs.reshape((-1,) + coeffs.shape[2:]), 0, -1)
+    coeffs = jnp.moveaxis(coeffs.reshape((coeffs.shape[0] * coeffs.shape[1],) + coeffs.shape[2:]), 0, -1)
     out = jnp.take(coeffs, jnp.asarray(flat), axis=-1)
     return out[: lead[0]] if extra else out
 
@@ -303,11 +303,12 @@ def _gaunt_s2grid_paired(x: jnp.ndarray, y: jnp.ndarray, lmax: int, lmax_out: in
     both = jnp.concatenate([both.T, jnp.zeros((1, 2 * cols), dtype)], axis=0)  # + the zero row
     g = jnp.einsum("mjl,mlb->mjb", jnp.asarray(theta, dtype), both[gather])  # [2 M, n_theta, 2 cols]
     half, n_m = phi.shape[1], phi.shape[2]
-    v = jnp.einsum("pkm,pmq->pkq", jnp.asarray(phi, dtype), g.reshape(2, n_m, -1))
+    v = jnp.einsum("pkm,pmq->pkq", jnp.asarray(phi, dtype), g.reshape(2, n_m, n_theta * 2 * cols))
     v = v.reshape(2, half, n_theta, 2, cols)  # [E; O] x [x; y]
     ex, ey, ox, oy = v[0, ..., 0, :], v[0, ..., 1, :], v[1, ..., 0, :], v[1, ..., 1, :]
-    product = jnp.stack([2 * (ex * ey + ox * oy), 2 * (ex * oy + ox * ey)]).reshape(2, half, -1)
+    product = jnp.stack([2 * (ex * ey + ox * oy), 2 * (ex * oy + ox * ey)]).reshape(2, half, n_theta * cols)
     h = jnp.einsum("pmk,pkq->pmq", jnp.asarray(phi_w, dtype), product)
-    coeffs = jnp.einsum("mlj,mjb->mlb", jnp.asarray(theta_w, dtype), h.reshape(-1, n_theta, cols))
-    out = jnp.take(coeffs.reshape(-1, cols), jnp.asarray(flat), axis=0).T[:batch]
+    coeffs = jnp.einsum("mlj,mjb->mlb", jnp.asarray(theta_w, dtype), h.reshape(theta_w.shape[0], n_theta, cols))
+    rows = theta_w.shape[0] * theta_w.shape[1]  # explicit sizes: an empty batch has no -1 to infer
+    out = jnp.take(coeffs.reshape(rows, cols), jnp.asarray(flat), axis=0).T[:batch]
     return out.reshape(lead + (len(flat),))

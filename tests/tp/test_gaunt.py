@@ -194,6 +194,15 @@ def test_no_retracing_on_repeated_calls(rng):
 
 
 @pytest.mark.parametrize("method", ["fourier", "s2grid", "dense"])
+@pytest.mark.parametrize("lead", [(0,), (3, 0)])
+def test_empty_batches(method, lead):
+    """No signals in, no signals out, for same-degree (the paired s2grid kernel) and mixed degrees."""
+    x = jnp.zeros(lead + (16,))
+    assert geojax.gaunt_tensor_product(x, x, method=method).shape == lead + (49,)
+    assert geojax.gaunt_tensor_product(x, jnp.zeros(lead + (4,)), method=method).shape == lead + (25,)
+
+
+@pytest.mark.parametrize("method", ["fourier", "s2grid", "dense"])
 def test_bfloat16_inputs(method, rng):
     x, y = _signal(rng, 3, (4,), np.float32), _signal(rng, 3, (4,), np.float32)
     out = geojax.gaunt_tensor_product(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16), method=method)
