@@ -161,13 +161,9 @@ def _parity_projection_tables(lmax_out: int, n_theta: int, n_phi: int):
     half = n_phi // 2
     row = np.empty(2 * lmax_out + 1, dtype=np.int64)
     row[even], row[odd] = np.arange(len(even)), len(even) + np.arange(len(odd))
-    return phi_w[even, :half], phi_w[odd, :half], theta_w[even], theta_w[odd], _e3nn_rows(row, lmax_out)
-
-
-def _e3nn_rows(row: np.ndarray, lmax: int) -> np.ndarray:
-    """Rows of a flattened ``[orders, l]`` array in e3nn order, given ``row[m + L]``, the position
-    of order m among the orders; int32 (int64 indices warn, and are truncated, without x64)."""
-    return np.array([row[m + lmax] * (lmax + 1) + l for l in range(lmax + 1) for m in range(-l, l + 1)], dtype=np.int32)
+    flat = np.array([row[m + lmax_out] * (lmax_out + 1) + l for l in range(lmax_out + 1) for m in range(-l, l + 1)],
+                    dtype=np.int32)  # int64 indices warn (and are truncated) without jax_enable_x64
+    return phi_w[even, :half], phi_w[odd, :half], theta_w[even], theta_w[odd], flat
 
 
 def sh_to_parity_halves(array: jnp.ndarray, lmax: int, n_theta: int, n_phi: int) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -243,15 +239,23 @@ def padding_rows(rows: int, row_size: int = 1) -> int:
     return next((p for p in range(1, 33) if (rows + p) * row_size % 32 in (8, 16, 24)), 0)
 
 
-def padded_batch(batch: int) -> int:
-    """``batch + padding_rows(batch)``: the columns the paired kernel gives ``batch`` signals."""
-    return batch + padding_rows(batch)
+def _two_classes(even: np.ndarray, odd: np.ndarray, axis: int, fill=0) -> np.ndarray:
+    """``even`` and ``odd`` stacked on a new leading axis, the shorter padded with ``fill`` along ``axis``."""
+    size = max(even.shape[axis], odd.shape[axis])
+
+    def padded(a):
+        width = [(0, 0)] * a.ndim
+        width[axis] = (0, size - a.shape[axis])
+        return np.pad(a, width, constant_values=fill)
+
+    return np.stack([padded(even), padded(odd)])
 
 
 @functools.lru_cache(maxsize=64)
 def _paired_tables(lmax: int, lmax_out: int):
-    """Tables of :func:`_gaunt_s2grid_paired`, float64, every stage batched over the parity of m
-    (``p``; the smaller class padded with zero rows).
+    """Tables of :func:`_gaunt_s2grid_paired`: those of the two-branch kernel
+    (:func:`_parity_forward_tables`, :func:`_parity_projection_tables`) with the even and odd
+    orders as one leading axis, the smaller class padded with zero rows.
 
     Returns ``(n_theta, gather [2 M, L+1], theta [2 M, n_theta, L+1], phi [2, n_phi / 2, M],
     phi_w [2, M_out, n_phi / 2], theta_w [2 M_out, lmax_out+1, n_theta], flat [(lmax_out+1)**2])``:
@@ -259,31 +263,20 @@ def _paired_tables(lmax: int, lmax_out: int):
     ``[2 M_out * (lmax_out+1)]`` result in e3nn order.
     """
     n_theta, n_phi = kernel_grid_shape(2 * lmax + lmax_out)
-    half = n_phi // 2
-    theta, phi = _forward_tables(lmax, n_theta, n_phi)
-    m_layout, _ = sh_to_m_layout(lmax)
-    classes = _m_parity(lmax)
-    size = max(len(ms) for ms in classes)
-    gather = np.full((2, size, lmax + 1), (lmax + 1) ** 2, dtype=np.int32)
-    theta_p = np.zeros((2, size, n_theta, lmax + 1))
-    phi_p = np.zeros((2, half, size))
-    for p, ms in enumerate(classes):
-        gather[p, : len(ms)] = m_layout[ms]
-        theta_p[p, : len(ms)] = theta[ms]
-        phi_p[p, :, : len(ms)] = phi[:half, ms]
-    phi_w, theta_w = s2_projection_table(lmax_out, n_theta, n_phi)
-    classes_out = _m_parity(lmax_out)
-    size_out = max(len(ms) for ms in classes_out)
-    phi_w_p = np.zeros((2, size_out, half))
-    theta_w_p = np.zeros((2, size_out, lmax_out + 1, n_theta))
-    row = np.empty(2 * lmax_out + 1, dtype=np.int64)
-    for p, ms in enumerate(classes_out):
-        phi_w_p[p, : len(ms)] = phi_w[ms, :half]
-        theta_w_p[p, : len(ms)] = theta_w[ms]
-        row[ms] = p * size_out + np.arange(len(ms))
-    flat = _e3nn_rows(row, lmax_out)
-    return (n_theta, gather.reshape(2 * size, lmax + 1), theta_p.reshape(2 * size, n_theta, lmax + 1), phi_p,
-            phi_w_p, theta_w_p.reshape(2 * size_out, lmax_out + 1, n_theta), flat)
+    order, theta, phi_even, phi_odd, n_even = _parity_forward_tables(lmax, n_theta, n_phi)
+    m_layout = sh_to_m_layout(lmax)[0][order]
+    gather = _two_classes(m_layout[:n_even], m_layout[n_even:], 0, fill=(lmax + 1) ** 2)
+    theta = _two_classes(theta[:n_even], theta[n_even:], 0)
+    phi = _two_classes(phi_even, phi_odd, 1)
+    phi_w_even, phi_w_odd, theta_w_even, theta_w_odd, flat = _parity_projection_tables(lmax_out, n_theta, n_phi)
+    phi_w = _two_classes(phi_w_even, phi_w_odd, 0)
+    theta_w = _two_classes(theta_w_even, theta_w_odd, 0)
+    # flat numbers the rows [even; odd] unpadded; the odd class now starts after the padded even one
+    row, l = np.divmod(flat, lmax_out + 1)
+    n_even_out, size_out = len(theta_w_even), theta_w.shape[1]
+    flat = np.where(row < n_even_out, row, row - n_even_out + size_out) * (lmax_out + 1) + l
+    return (n_theta, gather.reshape(-1, lmax + 1), theta.reshape(-1, n_theta, lmax + 1), phi, phi_w,
+            theta_w.reshape(-1, lmax_out + 1, n_theta), flat.astype(np.int32))
 
 
 def _gaunt_s2grid_paired(x: jnp.ndarray, y: jnp.ndarray, lmax: int, lmax_out: int) -> jnp.ndarray:
@@ -297,7 +290,7 @@ def _gaunt_s2grid_paired(x: jnp.ndarray, y: jnp.ndarray, lmax: int, lmax_out: in
     n_theta, gather, theta, phi, phi_w, theta_w, flat = _paired_tables(lmax, lmax_out)
     dtype, lead, size = x.dtype, x.shape[:-1], x.shape[-1]
     batch = math.prod(lead)
-    cols = padded_batch(batch)
+    cols = batch + padding_rows(batch)
     pad = jnp.zeros((cols - batch, size), dtype)
     both = jnp.concatenate([x.reshape(batch, size), pad, y.reshape(batch, size), pad], axis=0)
     both = jnp.concatenate([both.T, jnp.zeros((1, 2 * cols), dtype)], axis=0)  # + the zero row

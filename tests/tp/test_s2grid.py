@@ -154,10 +154,10 @@ def test_paired_kernel_float32_and_unbatched(rng):
 
 
 @pytest.mark.parametrize("batch, cols", [(0, 0), (1, 1), (31, 31), (32, 40), (200, 200), (256, 264), (240, 240), (1024, 1032)])
-def test_padded_batch_moves_signal_counts_off_multiples_of_32(batch, cols):
-    from geojax.tp.s2grid import padded_batch
+def test_padding_moves_signal_counts_off_multiples_of_32(batch, cols):
+    from geojax.tp.s2grid import padding_rows
 
-    assert padded_batch(batch) == cols
+    assert batch + padding_rows(batch) == cols
 
 
 @pytest.mark.parametrize("rows, row_size, extra", [(256, 16, 1), (32, 2, 4), (32, 3, 8), (7, 32, 0), (5, 96, 0), (64, 64, 0)])
