@@ -280,7 +280,8 @@ def main_tp(args) -> int:
     env = environment_info()
     print("geojax tensor-product benchmark")
     print("  " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
-    print(f"  python {env['python']}, {env['machine']}, backend {env['backend']}, {env['device_kind']}")
+    print(f"  python {env['python']}, {env['machine']}, {env['cpu']} ({env['usable_cpus']} usable cores), "
+          f"backend {env['backend']}, {env['device_kind']}, {env['utc']}")
     print(f"  devices: {env['devices']}")
     print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}, block {args.block}\n", flush=True)
     start = time.perf_counter()

@@ -1,7 +1,9 @@
 """The benchmark CLI runs, writes well-formed outputs, and every benchmarked pair agrees."""
 
 import csv
+import datetime
 import json
+import os
 import types
 
 import jax
@@ -44,7 +46,10 @@ def test_cli_tiny_run_writes_consistent_outputs(op, tmp_path, capsys):
     assert "devices" in printed and "| L |" in printed
     rows = list(csv.DictReader((tmp_path / f"tp_{op}.csv").open()))
     payload = json.loads((tmp_path / f"tp_{op}.json").read_text())
-    assert payload["environment"]["versions"]["jax"] == jax.__version__
+    env = payload["environment"]
+    assert env["versions"]["jax"] == jax.__version__
+    assert env["cpu"] and env["cpu"] in printed and 1 <= env["usable_cpus"] <= (os.cpu_count() or 1)
+    assert datetime.datetime.fromisoformat(env["utc"]).tzinfo is not None
     assert payload["arguments"]["seed"] == 3
     assert len(rows) == len(payload["rows"]) == 2 * 6
     ok = [r for r in payload["rows"] if r["status"] == "ok"]
