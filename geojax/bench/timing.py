@@ -79,7 +79,7 @@ def time_interleaved(fns: dict[str, Callable], *args, repeats: int = 10, warmup:
 
     The same ``seed`` repeats the same sequence of orders, and with it whatever the position in a
     round adds: on 2 CPU cores one compiled kernel under two names differed by 2-8% in five runs
-    with one seed and swapped places when the names did (README "Benchmarks"). Vary ``seed`` to
+    with one seed and swapped places when the names did (docs/benchmarks/HISTORY.md). Vary ``seed`` to
     spread that over runs.
 
     Raises:

@@ -194,7 +194,7 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     the projection onto an even (odd) order sums ``f(p_k) +- f(p_k + pi)``, which for ``f = f_x f_y``
     is ``2 (E_x E_y + O_x O_y)`` (``2 (E_x O_y + O_x E_y)``), so the full grid is never formed.
     On 2 CPU cores (batch 256, float32) this was 1.6x faster than the unfolded product at L = 4
-    and 10-15% at L = 12 and 16, within noise at L = 8 (README "Benchmarks"). Operands of the same
+    and 10-15% at L = 12 and 16, within noise at L = 8 (docs/benchmarks/HISTORY.md). Operands of the same
     degree and shape take :func:`_gaunt_s2grid_paired`, the same math as one chain of 7 XLA ops.
     Broadcast batches of a multiple of 32 signals get :func:`padding_rows` zero rows on their first
     axis for the final transpose, dropped from the result.
@@ -229,9 +229,10 @@ def padding_rows(rows: int, row_size: int = 1) -> int:
     Both product kernels end by transposing ``[coefficients, signals]`` into ``[signals,
     coefficients]``. With a row length that is a multiple of 64 floats the strided reads of that
     transpose fall into a few sets of the L1 cache: on one AMD EPYC core the L = 8 transpose (289
-    rows) took 67 us at 256 signals against 35 us at 264, and 332 against 69 us at 512 (README
-    "Benchmarks"). The kernels append the zero rows to their inputs, where the gathers absorb them;
-    a padded copy of the product grid instead made the channel-shared convolution slower.
+    rows) took 67 us at 256 signals against 35 us at 264, and 332 against 69 us at 512
+    (docs/benchmarks/HISTORY.md). The kernels append the zero rows to their inputs, where the
+    gathers absorb them; a padded copy of the product grid instead made the channel-shared
+    convolution slower.
     """
     count = rows * row_size
     if count == 0 or count % 32:
@@ -285,7 +286,7 @@ def _gaunt_s2grid_paired(x: jnp.ndarray, y: jnp.ndarray, lmax: int, lmax_out: in
     batched dot, so the kernel is a single chain of 7 XLA ops (gather, Legendre, azimuth, product,
     azimuth, Legendre, transpose) with no independent branches for XLA:CPU to hand to another
     thread. On 2 CPU cores (batch 256, float32) it was 10-13% faster than the two-branch kernel at
-    L = 4, 8 and 16, and as fast pinned to one core (README "Benchmarks").
+    L = 4, 8 and 16, and as fast pinned to one core (docs/benchmarks/HISTORY.md).
     """
     n_theta, gather, theta, phi, phi_w, theta_w, flat = _paired_tables(lmax, lmax_out)
     dtype, lead, size = x.dtype, x.shape[:-1], x.shape[-1]
