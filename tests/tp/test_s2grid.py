@@ -181,3 +181,57 @@ def test_two_branch_kernel_with_padded_rows_equals_the_dense_product_float64(x_s
     out = gaunt_s2grid(x, 3, y, 2, 4)
     assert out.shape == jnp.broadcast_shapes(x_shape, y_shape) + (25,)
     assert relative_error(out, gaunt_dense(x, 3, y, 2, 4)) < 1e-12
+
+
+@pytest.mark.parametrize("rows, values, row_size, budget, chunk", [
+    (10, 10, 1, 100, 0),  # fits: one piece
+    (16, 10, 1, 80, 8),  # two even chunks of a multiple of 8 signals
+    (100, 10, 1, 300, 32),  # four pieces of 25 rows, rounded up to 32 (the last chunk overlaps)
+    (100, 10, 16, 300, 25),  # rows of 16 signals are aligned already
+    (100, 10, 4, 300, 26),  # rows of 4 signals: an even number of rows
+    (9, 10, 1, 50, 8),
+    (1, 10**9, 1, 10, 0),  # one row cannot be cut
+    (0, 10, 1, 1, 0),
+])
+def test_cpu_chunk_rows(rows, values, row_size, budget, chunk):
+    from geojax.tp.s2grid import cpu_chunk_rows
+
+    assert cpu_chunk_rows(rows, values, row_size, budget) == chunk
+    if chunk:
+        assert chunk < rows and chunk * row_size % 8 == 0
+
+
+def test_cpu_chunk_rows_keeps_accelerator_batches_whole(monkeypatch):
+    from geojax.tp import s2grid
+
+    monkeypatch.setattr(s2grid.jax, "default_backend", lambda: "gpu")
+    assert s2grid.cpu_chunk_rows(10**6, 10**3) == 0
+
+
+@pytest.mark.parametrize("lx, ly, lmax_out, x_shape, y_shape", [
+    (4, 4, 8, (37,), (37,)),  # the paired kernel, 37 pairs in overlapping chunks
+    (3, 3, 3, (5, 7), (5, 7)),  # paired, two batch axes flattened
+    (3, 2, 4, (37, 3), (37, 1)),  # the two-branch kernel, the second operand broadcast over channels
+    (3, 2, 4, (37, 3), (3,)),  # an operand of lower rank goes whole to every chunk
+    (2, 3, 5, (1, 3), (37, 3)),  # an operand of one row goes whole to every chunk
+])
+def test_chunked_products_equal_the_dense_product_float64(lx, ly, lmax_out, x_shape, y_shape, rng, monkeypatch):
+    """Batches beyond CPU_CHUNK_VALUES run in chunks (a loop in the jaxpr), the last one
+    overlapping, with the same result and gradient as in one piece."""
+    from geojax.tp import s2grid
+    from geojax.tp.dense import gaunt_dense
+
+    x = jnp.asarray(rng.normal(size=x_shape + ((lx + 1) ** 2,)))
+    y = jnp.asarray(rng.normal(size=y_shape + ((ly + 1) ** 2,)))
+    w = jnp.asarray(rng.normal(size=jnp.broadcast_shapes(x_shape, y_shape) + ((lmax_out + 1) ** 2,)))
+    whole = gaunt_s2grid(x, lx, y, ly, lmax_out)
+    grad_whole = jax.grad(lambda a, b: jnp.sum(w * gaunt_s2grid(a, lx, b, ly, lmax_out)), (0, 1))(x, y)
+    monkeypatch.setattr(s2grid, "CPU_CHUNK_VALUES", 2000)
+    assert "scan" in str(jax.make_jaxpr(lambda a, b: gaunt_s2grid(a, lx, b, ly, lmax_out))(x, y))  # the chunk loop
+    chunked = gaunt_s2grid(x, lx, y, ly, lmax_out)
+    grad_chunked = jax.grad(lambda a, b: jnp.sum(w * gaunt_s2grid(a, lx, b, ly, lmax_out)), (0, 1))(x, y)
+    assert chunked.shape == whole.shape
+    assert relative_error(chunked, gaunt_dense(x, lx, y, ly, lmax_out)) < 1e-12
+    assert relative_error(chunked, whole) < 1e-13
+    for g_chunked, g_whole in zip(grad_chunked, grad_whole):
+        assert relative_error(g_chunked, g_whole) < 1e-13
