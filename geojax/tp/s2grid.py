@@ -247,30 +247,34 @@ def _gaunt_s2grid_two_branch(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, l
 
 
 # On the CPU backend the product kernels are fastest when the grid values of one call, of both
-# operands (the largest intermediates), stay within about this many values (8 MiB in float32):
-# beyond the last-level cache every stage streams from memory. Measured on 2 CPU cores (AMD EPYC,
-# 32 MiB L3; interleaved against the same kernel in one piece, README "Benchmarks"): the L = 8
-# product of 16,384 pairs 17.8 against 59.2 ms, L = 16 of 4,096 pairs 25.4 against 60.1 ms, the
-# channel-shared convolution at L = 16 (256 x 16 signals) 7.9 against 23.2 ms; half and twice
-# this budget were 0-15% slower in each of those cases.
+# operands (the largest intermediates), stay within about this many values (8 MiB in float32).
+# Beyond that the stages stream from memory, and XLA's scratch buffer for the call (40-110 MiB in
+# the cases below) is allocated afresh and page-faulted in on every call (10,000-28,000 minor
+# faults per call). Measured on 2 CPU cores (AMD EPYC, 32 MiB L3; interleaved against the same
+# kernel in one piece, README "Benchmarks"): the L = 8 product of 16,384 pairs 17.8 against
+# 59.2 ms, L = 16 of 4,096 pairs 25.4 against 60.1 ms, the channel-shared convolution at L = 16
+# (256 x 16 signals) 7.9-8.3 against 9.1-23.2 ms; half and twice this budget were 0-15% slower.
 CPU_CHUNK_VALUES = 2**21
 
 
 def cpu_chunk_rows(rows: int, values_per_row: int, row_size: int = 1, budget: int | None = None) -> int:
-    """Rows per chunk for ``rows`` rows (of ``row_size`` signals) with ``values_per_row`` grid values
-    each: the most even split into ``ceil(rows * values_per_row / budget)`` chunks, rounded up so
-    that a chunk holds a multiple of 8 signals (aligned rows for the GEMMs: the L = 8 product of
-    1,639 pairs took 1.78 ms, of 1,640 pairs 1.66 ms). 0 (one piece) when that leaves one chunk
-    (the rows fit in ``budget`` floats, default :data:`CPU_CHUNK_VALUES`) or when the default
-    backend is not the CPU (accelerators want the whole batch at once).
+    """Rows per chunk when ``rows`` rows (of ``row_size`` signals and ``values_per_row`` grid values
+    each) run in chunks on the CPU, or 0 for one piece.
+
+    The rows are split as evenly as possible into ``ceil(rows * values_per_row / budget)`` chunks
+    (``budget`` defaults to :data:`CPU_CHUNK_VALUES`), each rounded up to a multiple of 8 signals
+    (aligned GEMM rows: the L = 8 product of 1,639 pairs took 1.78 ms, of 1,640 pairs 1.66 ms).
+    One piece when that leaves fewer than three chunks (two chunks were 9-20% slower than one piece
+    for the L = 8 product of 2,048 pairs and the L = 8 and 10 convolutions of 256 x 16 signals) and
+    on other backends (accelerators want the whole batch at once).
     """
     budget = CPU_CHUNK_VALUES if budget is None else budget
-    pieces = min(rows, math.ceil(rows * values_per_row / budget))
-    if jax.default_backend() != "cpu" or pieces < 2:
+    if jax.default_backend() != "cpu" or rows < 3:
         return 0
+    pieces = max(1, min(rows, math.ceil(rows * values_per_row / budget)))
     step = 8 // math.gcd(8, row_size)
     chunk = -(-math.ceil(rows / pieces) // step) * step
-    return chunk if chunk < rows else 0
+    return chunk if -(-rows // chunk) >= 3 else 0
 
 
 def _in_chunks(fn: Callable, x: jnp.ndarray, y: jnp.ndarray, chunk: int, rank: int = 1) -> jnp.ndarray:

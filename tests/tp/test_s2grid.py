@@ -185,11 +185,12 @@ def test_two_branch_kernel_with_padded_rows_equals_the_dense_product_float64(x_s
 
 @pytest.mark.parametrize("rows, values, row_size, budget, chunk", [
     (10, 10, 1, 100, 0),  # fits: one piece
-    (16, 10, 1, 80, 8),  # two even chunks of a multiple of 8 signals
+    (16, 10, 1, 80, 0),  # two pieces: kept whole
+    (24, 10, 1, 80, 8),  # three even chunks of a multiple of 8 signals
     (100, 10, 1, 300, 32),  # four pieces of 25 rows, rounded up to 32 (the last chunk overlaps)
     (100, 10, 16, 300, 25),  # rows of 16 signals are aligned already
     (100, 10, 4, 300, 26),  # rows of 4 signals: an even number of rows
-    (9, 10, 1, 50, 8),
+    (9, 10, 1, 30, 0),  # three pieces of 3 rows round up to 8: two chunks, kept whole
     (1, 10**9, 1, 10, 0),  # one row cannot be cut
     (0, 10, 1, 1, 0),
 ])
@@ -198,7 +199,7 @@ def test_cpu_chunk_rows(rows, values, row_size, budget, chunk):
 
     assert cpu_chunk_rows(rows, values, row_size, budget) == chunk
     if chunk:
-        assert chunk < rows and chunk * row_size % 8 == 0
+        assert -(-rows // chunk) >= 3 and chunk * row_size % 8 == 0
 
 
 def test_cpu_chunk_rows_keeps_accelerator_batches_whole(monkeypatch):
@@ -226,7 +227,7 @@ def test_chunked_products_equal_the_dense_product_float64(lx, ly, lmax_out, x_sh
     w = jnp.asarray(rng.normal(size=jnp.broadcast_shapes(x_shape, y_shape) + ((lmax_out + 1) ** 2,)))
     whole = gaunt_s2grid(x, lx, y, ly, lmax_out)
     grad_whole = jax.grad(lambda a, b: jnp.sum(w * gaunt_s2grid(a, lx, b, ly, lmax_out)), (0, 1))(x, y)
-    monkeypatch.setattr(s2grid, "CPU_CHUNK_VALUES", 2000)
+    monkeypatch.setattr(s2grid, "CPU_CHUNK_VALUES", 1000)
     assert "scan" in str(jax.make_jaxpr(lambda a, b: gaunt_s2grid(a, lx, b, ly, lmax_out))(x, y))  # the chunk loop
     chunked = gaunt_s2grid(x, lx, y, ly, lmax_out)
     grad_chunked = jax.grad(lambda a, b: jnp.sum(w * gaunt_s2grid(a, lx, b, ly, lmax_out)), (0, 1))(x, y)
