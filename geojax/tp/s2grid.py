@@ -210,8 +210,8 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
         chunk = cpu_chunk_rows(batch, 2 * n_theta * n_phi)
         if not chunk:
             return _gaunt_s2grid_paired(x, y, lx, lmax_out)
-        out = _in_chunks(lambda a, b: _gaunt_s2grid_paired(a, b, lx, lmax_out),
-                         x.reshape(batch, size), y.reshape(batch, size), chunk)
+        out = in_chunks(lambda a, b: _gaunt_s2grid_paired(a, b, lx, lmax_out),
+                        (x.reshape(batch, size), y.reshape(batch, size)), chunk)
         return out.reshape(lead + out.shape[-1:])
     lead = jnp.broadcast_shapes(x.shape[:-1], y.shape[:-1])
     n_theta, n_phi = kernel_grid_shape(lx + ly + lmax_out)
@@ -219,7 +219,7 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     chunk = cpu_chunk_rows(lead[0], 2 * n_theta * n_phi * row_size, row_size) if lead else 0
     if not chunk:
         return _gaunt_s2grid_two_branch(x, lx, y, ly, lmax_out)
-    return _in_chunks(lambda a, b: _gaunt_s2grid_two_branch(a, lx, b, ly, lmax_out), x, y, chunk, rank=len(lead))
+    return in_chunks(lambda a, b: _gaunt_s2grid_two_branch(a, lx, b, ly, lmax_out), (x, y), chunk, rank=len(lead))
 
 
 def _gaunt_s2grid_two_branch(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:
@@ -277,18 +277,22 @@ def cpu_chunk_rows(rows: int, values_per_row: int, row_size: int = 1, budget: in
     return chunk if -(-rows // chunk) >= 3 else 0
 
 
-def _in_chunks(fn: Callable, x: jnp.ndarray, y: jnp.ndarray, chunk: int, rank: int = 1) -> jnp.ndarray:
-    """``fn(x, y)`` over chunks of ``chunk`` rows of the first of ``rank`` batch axes, one after
-    another (a :func:`jax.lax.fori_loop` writing into the result in place). Operands that span that
-    axis are sliced; operands that broadcast along it go whole to every chunk. The last chunk ends
-    at the last row and overlaps the one before it (recomputing those rows) instead of being
-    padded: a padded copy of the inputs and a cut copy of the result made the L = 8 product of
-    16,384 pairs 1.5x slower."""
-    rows = jnp.broadcast_shapes(x.shape[:-1], y.shape[:-1])[0]
-    spans = [a.ndim == rank + 1 and a.shape[0] == rows for a in (x, y)]
+def in_chunks(fn: Callable, operands: tuple[jnp.ndarray, ...], chunk: int, rank: int = 1) -> jnp.ndarray:
+    """``fn(*operands)`` over chunks of ``chunk`` rows of the first of ``rank`` batch axes, one after
+    another (a :func:`jax.lax.fori_loop` writing into the result in place; ``chunk`` from
+    :func:`cpu_chunk_rows`).
+
+    Operands ``[..., d]`` that span that axis are sliced; operands that broadcast along it (lower
+    rank, or one row) go whole to every chunk. ``fn`` must map rows to rows (its result's first
+    axis is the chunk's). The last chunk ends at the last row and overlaps the one before it
+    (recomputing those rows) instead of being padded: a padded copy of the inputs and a cut copy of
+    the result made the L = 8 product of 16,384 pairs 1.5x slower.
+    """
+    rows = jnp.broadcast_shapes(*(a.shape[:-1] for a in operands))[0]
+    spans = [a.ndim == rank + 1 and a.shape[0] == rows for a in operands]
 
     def piece(start):
-        return fn(*(jax.lax.dynamic_slice_in_dim(a, start, chunk) if s else a for a, s in zip((x, y), spans)))
+        return fn(*(jax.lax.dynamic_slice_in_dim(a, start, chunk) if s else a for a, s in zip(operands, spans)))
 
     shape = jax.eval_shape(piece, 0)
     out = jnp.zeros((rows,) + shape.shape[1:], shape.dtype)

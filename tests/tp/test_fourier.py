@@ -77,6 +77,23 @@ def test_power_equals_repeated_products(method, nu, lmax_out, rng):
     assert relative_error(out, ref) < 1e-11
 
 
+def test_power_of_a_large_batch_runs_in_chunks_on_the_cpu(rng, monkeypatch):
+    """Beyond CPU_CHUNK_VALUES the s2grid power loops over chunks (the last one overlapping) and
+    still equals the repeated dense products; the jit cache is bypassed so the budget applies."""
+    from geojax.tp import s2grid
+    from geojax.tp.power import gaunt_power
+
+    x = rng.normal(size=(37, 3, 9))  # two batch axes, flattened for the chunks
+    with jax.enable_x64(True):
+        ref = geojax.gaunt_tensor_product(geojax.gaunt_tensor_product(x, x, method="dense"), x, method="dense")
+        monkeypatch.setattr(s2grid, "CPU_CHUNK_VALUES", 2000)
+        power = gaunt_power.__wrapped__
+        assert "scan" in str(jax.make_jaxpr(lambda a: power(a, 3, method="s2grid"))(x))
+        out = power(jnp.asarray(x), 3, method="s2grid")
+    assert out.shape == ref.shape
+    assert relative_error(out, ref) < 1e-11
+
+
 def test_power_irreps_and_errors():
     x = e3nn.IrrepsArray(e3nn.s2_irreps(2, p_val=-1), jnp.ones(9))
     assert geojax.gaunt_power(x, 3).irreps == e3nn.s2_irreps(6, p_val=-1)
