@@ -23,7 +23,7 @@ def gaunt_power(x, nu: int, *, lmax_out: int | None = None, method: Literal["aut
     ``"s2grid"``), and projected back once: no intermediate truncation, so the result equals
     repeated :func:`gaunt_tensor_product` calls without ``lmax_out``, truncated at the end. On the
     CPU, ``"s2grid"`` runs large batches in chunks (:func:`geojax.tp.s2grid.cpu_chunk_rows`): x^3
-    of 16,384 signals at L = 8 took 12-14 ms in chunks of 512-2,048 against 40 ms in one piece.
+    (to degree 3L) of 16,384 signals at L = 8 took 55.5 ms against 116.6 ms in one piece.
 
     Args:
       x: ``IrrepsArray`` of ``e3nn.s2_irreps(L, p_val, p_arg)`` or array ``[..., (L+1)**2]``.

@@ -200,8 +200,8 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     degree and shape take :func:`_gaunt_s2grid_paired`, the same math as one chain of 7 XLA ops.
     Broadcast batches of a multiple of 32 signals get :func:`padding_rows` zero rows on their first
     axis for the final transpose, dropped from the result. On the CPU backend, batches whose grid
-    values exceed :data:`CPU_CHUNK_VALUES` floats run in chunks of the first batch axis, one after
-    another (:func:`cpu_chunk_rows`).
+    values exceed twice :data:`CPU_CHUNK_VALUES` run in chunks of the first batch axis, one after
+    another (:func:`cpu_chunk_rows`, :func:`in_chunks`).
     """
     if lx == ly and x.shape == y.shape:
         lead, size = x.shape[:-1], x.shape[-1]
@@ -264,9 +264,9 @@ def cpu_chunk_rows(rows: int, values_per_row: int, row_size: int = 1, budget: in
     The rows are split as evenly as possible into ``ceil(rows * values_per_row / budget)`` chunks
     (``budget`` defaults to :data:`CPU_CHUNK_VALUES`), each rounded up to a multiple of 8 signals
     (aligned GEMM rows: the L = 8 product of 1,639 pairs took 1.78 ms, of 1,640 pairs 1.66 ms).
-    One piece when that leaves fewer than three chunks (two chunks were 9-20% slower than one piece
-    for the L = 8 product of 2,048 pairs and the L = 8 and 10 convolutions of 256 x 16 signals) and
-    on other backends (accelerators want the whole batch at once).
+    One piece when that leaves fewer than three chunks (two chunks were 0-13% slower than one piece
+    for the L = 8 product of 2,048 pairs, the L = 16 product of 512 pairs and the L = 8 and 10
+    convolutions of 256 x 16 signals) and on other backends (accelerators want the whole batch).
     """
     budget = CPU_CHUNK_VALUES if budget is None else budget
     if jax.default_backend() != "cpu" or rows < 3:
@@ -287,8 +287,13 @@ def in_chunks(fn: Callable, operands: tuple[jnp.ndarray, ...], chunk: int, rank:
     axis is the chunk's). The last chunk ends at the last row and overlaps the one before it
     (recomputing those rows) instead of being padded: a padded copy of the inputs and a cut copy of
     the result made the L = 8 product of 16,384 pairs 1.5x slower.
+
+    Raises:
+      ValueError: ``chunk`` is not in ``[1, rows]``.
     """
     rows = jnp.broadcast_shapes(*(a.shape[:-1] for a in operands))[0]
+    if not 1 <= chunk <= rows:
+        raise ValueError(f"chunk must be in [1, {rows}] (the rows of the first batch axis), got {chunk}")
     spans = [a.ndim == rank + 1 and a.shape[0] == rows for a in operands]
 
     def piece(start):

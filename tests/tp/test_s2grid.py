@@ -236,3 +236,14 @@ def test_chunked_products_equal_the_dense_product_float64(lx, ly, lmax_out, x_sh
     assert relative_error(chunked, whole) < 1e-13
     for g_chunked, g_whole in zip(grad_chunked, grad_whole):
         assert relative_error(g_chunked, g_whole) < 1e-13
+
+
+def test_in_chunks_rejects_a_chunk_outside_the_rows():
+    from geojax.tp.s2grid import in_chunks
+
+    x = jnp.arange(20.0).reshape(5, 4)
+    for chunk in (1, 2, 5):  # 2: three chunks, the last overlapping; 5: the whole batch at once
+        np.testing.assert_array_equal(in_chunks(lambda a: 2 * a + 1, (x,), chunk), 2 * x + 1)
+    for chunk in (0, 6):
+        with pytest.raises(ValueError, match="chunk must be in"):
+            in_chunks(lambda a: a, (x,), chunk)
