@@ -28,6 +28,7 @@ from geojax.bench.e3nn_baselines import e3nn_cg_gaunt, e3nn_grid_gaunt, e3nn_gri
 from geojax.bench.timing import fit_exponent, time_interleaved
 from geojax.environment import environment_info
 from geojax.so3 import DENSE_LMAX
+from geojax.tp import s2grid
 from geojax.tp.cg import E3NN_CG_MAX_L
 
 GEOJAX_METHODS = ("auto", "s2grid", "fourier", "dense")
@@ -262,6 +263,9 @@ def add_parser(sub) -> None:
                    help="consecutive calls per function and round; the first of each is reported apart as 'cold' (default 5; 1: every call alternates)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the shuffled call order; the same seed repeats the same order (default 0)")
+    p.add_argument("--cpu-chunk-values", type=int, default=None,
+                   help="override geojax.tp.s2grid.CPU_CHUNK_VALUES (grid values per CPU chunk of a large batch; "
+                        "a huge value keeps every batch in one piece) for this run")
     p.add_argument("--cg-max-l", type=int, default=8, help="largest L for the e3nn CG baseline (its compile time explodes)")
     p.add_argument("--dense-max-l", type=int, default=8, help="largest L for geojax's dense reference")
     p.add_argument("--out", type=Path, default=Path("bench_out"), help="directory for CSV, JSON, table and plot")
@@ -277,6 +281,8 @@ def main_tp(args) -> int:
             raise SystemExit(f"--baselines: unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     if args.batch < 1 or args.channels < 1 or args.repeats < 1 or args.nu < 1 or args.block < 1:
         raise SystemExit("--batch, --channels, --repeats, --nu and --block must be >= 1")
+    if args.cpu_chunk_values is not None and args.cpu_chunk_values < 1:
+        raise SystemExit(f"--cpu-chunk-values must be >= 1, got {args.cpu_chunk_values}")
     env = environment_info()
     print("geojax tensor-product benchmark")
     print("  " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
@@ -285,7 +291,13 @@ def main_tp(args) -> int:
     print(f"  devices: {env['devices']}")
     print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}, block {args.block}\n", flush=True)
     start = time.perf_counter()
-    rows = run_benchmark(args)
+    default_chunk_values = s2grid.CPU_CHUNK_VALUES
+    if args.cpu_chunk_values is not None:  # read when a kernel is traced; restored for in-process callers
+        s2grid.CPU_CHUNK_VALUES = args.cpu_chunk_values
+    try:
+        rows = run_benchmark(args)
+    finally:
+        s2grid.CPU_CHUNK_VALUES = default_chunk_values
     print("\n" + format_table(rows))
     exps = exponents(rows)
     if exps:

@@ -219,7 +219,7 @@ def gaunt_s2grid(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int
     chunk = cpu_chunk_rows(lead[0], 2 * n_theta * n_phi * row_size, row_size) if lead else 0
     if not chunk:
         return _gaunt_s2grid_two_branch(x, lx, y, ly, lmax_out)
-    return in_chunks(lambda a, b: _gaunt_s2grid_two_branch(a, lx, b, ly, lmax_out), (x, y), chunk, rank=len(lead))
+    return in_chunks(lambda a, b: _gaunt_s2grid_two_branch(a, lx, b, ly, lmax_out), (x, y), chunk)
 
 
 def _gaunt_s2grid_two_branch(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:
@@ -230,8 +230,7 @@ def _gaunt_s2grid_two_branch(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, l
     n_theta, n_phi = kernel_grid_shape(lx + ly + lmax_out)
     extra = padding_rows(lead[0], math.prod(lead[1:])) if lead else 0
     if extra:  # zero rows on the first batch axis of each operand that spans it (see padding_rows)
-        x, y = (jnp.pad(a, ((0, extra),) + ((0, 0),) * (a.ndim - 1)) if a.ndim == len(lead) + 1 and a.shape[0] == lead[0]
-                else a for a in (x, y))
+        x, y = (jnp.pad(a, ((0, extra),) + ((0, 0),) * (a.ndim - 1)) if _spans_first_axis(a, lead) else a for a in (x, y))
     rank = max(x.ndim, y.ndim) - 1
     ex, ox = (with_batch_rank(v, rank) for v in sh_to_parity_halves(x, lx, n_theta, n_phi))
     ey, oy = (with_batch_rank(v, rank) for v in sh_to_parity_halves(y, ly, n_theta, n_phi))
@@ -277,8 +276,8 @@ def cpu_chunk_rows(rows: int, values_per_row: int, row_size: int = 1, budget: in
     return chunk if -(-rows // chunk) >= 3 else 0
 
 
-def in_chunks(fn: Callable, operands: tuple[jnp.ndarray, ...], chunk: int, rank: int = 1) -> jnp.ndarray:
-    """``fn(*operands)`` over chunks of ``chunk`` rows of the first of ``rank`` batch axes, one after
+def in_chunks(fn: Callable, operands: tuple[jnp.ndarray, ...], chunk: int) -> jnp.ndarray:
+    """``fn(*operands)`` over chunks of ``chunk`` rows of the first broadcast batch axis, one after
     another (a :func:`jax.lax.fori_loop` writing into the result in place; ``chunk`` from
     :func:`cpu_chunk_rows`).
 
@@ -289,12 +288,16 @@ def in_chunks(fn: Callable, operands: tuple[jnp.ndarray, ...], chunk: int, rank:
     the result made the L = 8 product of 16,384 pairs 1.5x slower.
 
     Raises:
-      ValueError: ``chunk`` is not in ``[1, rows]``.
+      ValueError: no batch axis; ``chunk`` is not in ``[1, rows]``.
     """
-    rows = jnp.broadcast_shapes(*(a.shape[:-1] for a in operands))[0]
+    lead = jnp.broadcast_shapes(*(a.shape[:-1] for a in operands))
+    if not lead:
+        raise ValueError("operands: in_chunks needs at least one batch axis, got shapes "
+                         f"{[a.shape for a in operands]}")
+    rows = lead[0]
     if not 1 <= chunk <= rows:
         raise ValueError(f"chunk must be in [1, {rows}] (the rows of the first batch axis), got {chunk}")
-    spans = [a.ndim == rank + 1 and a.shape[0] == rows for a in operands]
+    spans = [_spans_first_axis(a, lead) for a in operands]
 
     def piece(start):
         return fn(*(jax.lax.dynamic_slice_in_dim(a, start, chunk) if s else a for a, s in zip(operands, spans)))
@@ -307,6 +310,12 @@ def in_chunks(fn: Callable, operands: tuple[jnp.ndarray, ...], chunk: int, rank:
         return jax.lax.dynamic_update_slice_in_dim(out, piece(start), start, axis=0)
 
     return jax.lax.fori_loop(0, -(-rows // chunk), step, out)
+
+
+def _spans_first_axis(a: jnp.ndarray, lead: tuple[int, ...]) -> bool:
+    """Whether operand ``a [..., d]`` has the first of the broadcast batch axes ``lead`` in full
+    (operands of lower rank or with one row there broadcast along it)."""
+    return a.ndim == len(lead) + 1 and a.shape[0] == lead[0]
 
 
 def padding_rows(rows: int, row_size: int = 1) -> int:

@@ -131,3 +131,17 @@ def test_interleaved_order_follows_the_seed():
     assert len(first) == 4 * 12 and sorted(set(first)) == list("abcd")
     assert call_order(0) == first  # the same seed, the same sequence of rounds
     assert call_order(1) != first
+
+
+def test_cli_cpu_chunk_values_is_recorded_restored_and_checked(tmp_path):
+    from geojax.tp import s2grid
+
+    default = s2grid.CPU_CHUNK_VALUES
+    assert main(["tp", "--lmax", "2", "--batch", "40", "--repeats", "1", "--methods", "s2grid", "--baselines", "",
+                 "--cpu-chunk-values", "500", "--out", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "tp_product.json").read_text())
+    assert payload["arguments"]["cpu_chunk_values"] == 500
+    assert all(r["status"] == "ok" and r["max_rel_err"] < 1e-5 for r in payload["rows"])
+    assert s2grid.CPU_CHUNK_VALUES == default
+    with pytest.raises(SystemExit, match="--cpu-chunk-values must be >= 1"):
+        main(["tp", "--lmax", "2", "--cpu-chunk-values", "0", "--out", str(tmp_path)])

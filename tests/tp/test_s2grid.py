@@ -247,3 +247,5 @@ def test_in_chunks_rejects_a_chunk_outside_the_rows():
     for chunk in (0, 6):
         with pytest.raises(ValueError, match="chunk must be in"):
             in_chunks(lambda a: a, (x,), chunk)
+    with pytest.raises(ValueError, match="at least one batch axis"):
+        in_chunks(lambda a: a, (jnp.zeros(4),), 1)
