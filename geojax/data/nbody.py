@@ -60,7 +60,8 @@ def coulomb_forces(positions: jnp.ndarray, charges: jnp.ndarray, max_force: floa
     return forces * jnp.minimum(1.0, max_force / jnp.maximum(norm, 1e-30))
 
 
-def simulate(positions: jnp.ndarray, velocities: jnp.ndarray, charges: jnp.ndarray, *, steps: int, dt: float, max_force: float):
+def simulate(positions: jnp.ndarray, velocities: jnp.ndarray, charges: jnp.ndarray, *, steps: int, dt: float,
+             max_force: float) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Symplectic Euler for ``steps`` steps: ``x += dt v``, ``v += dt F(x)``. Returns ``(x, v)`` at the end."""
 
     def step(state, _):
@@ -73,7 +74,7 @@ def simulate(positions: jnp.ndarray, velocities: jnp.ndarray, charges: jnp.ndarr
     return x, v
 
 
-def initial_conditions(settings: NBodySettings, n_systems: int, rng: np.random.Generator):
+def initial_conditions(settings: NBodySettings, n_systems: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions ``N(0, 1)``, velocities of uniform random direction and speed ``settings.speed``, charges ``+-1``."""
     shape = (n_systems, settings.n_particles)
     positions = rng.normal(size=shape + (3,))

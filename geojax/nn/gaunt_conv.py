@@ -55,7 +55,8 @@ def _check_pairs(h, sh, radial, pair_mask) -> tuple[int, int]:
     return lh, ly
 
 
-def gaunt_aggregate(h, sh, radial, pair_mask, *, lmax_out: int, method: str = "auto", path_factors=None) -> jnp.ndarray:
+def gaunt_aggregate(h: jnp.ndarray, sh: jnp.ndarray, radial: jnp.ndarray, pair_mask: jnp.ndarray, *, lmax_out: int, method: str = "auto",
+                    path_factors: tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray] | None = None) -> jnp.ndarray:
     """``out_i,c = sum_j mask_ij Gaunt(h_j,c, sum_l R_ij,c,l sh_ij,l)`` truncated at ``lmax_out``.
 
     Args:
@@ -109,7 +110,8 @@ def _sum_degree_scaled_terms(terms: jnp.ndarray, factors: jnp.ndarray, lmax: int
     return jnp.einsum("...kcd,kd->...cd", terms, factors[:, degree_index(lmax)].astype(terms.dtype))
 
 
-def cg_aggregate(h, sh, radial, pair_mask, path_weights, *, lmax_out: int) -> jnp.ndarray:
+def cg_aggregate(h: jnp.ndarray, sh: jnp.ndarray, radial: jnp.ndarray, pair_mask: jnp.ndarray, path_weights: jnp.ndarray, *,
+                 lmax_out: int) -> jnp.ndarray:
     """The CG twin of :func:`gaunt_aggregate`: one e3nn-jax tensor product per edge and channel.
 
     ``path_weights [P]`` weight the paths of :func:`geojax.tp.gaunt_paths` ``(Lh, Ly, lmax_out)``;
@@ -132,7 +134,8 @@ def gaunt_powers(a: jnp.ndarray, nu: int, *, method: str = "auto") -> list[jnp.n
     return gaunt_chain(a, [a] * (nu - 1), method=method)
 
 
-def gaunt_chain(a: jnp.ndarray, factors: list[jnp.ndarray], *, method: str = "auto", path_factors=None) -> list[jnp.ndarray]:
+def gaunt_chain(a: jnp.ndarray, factors: list[jnp.ndarray], *, method: str = "auto",
+                path_factors: tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray] | None = None) -> list[jnp.ndarray]:
     """``[p_1, ..., p_nu]`` with ``p_1 = a`` and ``p_k = UNIT^(k-1) a b_2 ... b_k`` (pointwise on S^2).
 
     Args:

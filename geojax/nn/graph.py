@@ -17,7 +17,8 @@ def check_points(positions: jnp.ndarray, name: str = "positions") -> tuple[int, 
     return positions.shape[:-2]
 
 
-def dense_pairs(positions: jnp.ndarray, atom_mask: jnp.ndarray | None = None, cutoff: float | None = None):
+def dense_pairs(positions: jnp.ndarray, atom_mask: jnp.ndarray | None = None, cutoff: float | None = None
+                ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     """All ordered pairs ``(i, j)``, ``i != j``, of each point set, with their geometry.
 
     Args:

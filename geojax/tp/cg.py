@@ -59,7 +59,7 @@ def check_path_factors(factors, degrees: tuple[int, ...], *, batched: bool = Fal
     return tuple(factors)
 
 
-def separable_path_weights(u, v, w, lx: int, ly: int, lmax_out: int):
+def separable_path_weights(u: jnp.ndarray, v: jnp.ndarray, w: jnp.ndarray, lx: int, ly: int, lmax_out: int) -> jnp.ndarray:
     """``[..., P]``: the CG path weights ``r(l1, l2, l3) sum_k u_k[l1] v_k[l2] w_k[l3]`` of a rank-``K`` Gaunt product.
 
     A sum of ``K`` Gaunt products with per-degree scalings, ``sum_k w_k o Gaunt(u_k o x, v_k o y)``

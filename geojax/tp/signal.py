@@ -87,7 +87,7 @@ def broadcast_leading(name_x: str, x: jnp.ndarray, name_y: str, y: jnp.ndarray) 
         ) from None
 
 
-def wrap_output(array: jnp.ndarray, lmax: int, p_val: int, p_arg: int | None, as_irreps: bool):
+def wrap_output(array: jnp.ndarray, lmax: int, p_val: int, p_arg: int | None, as_irreps: bool) -> jnp.ndarray | e3nn.IrrepsArray:
     """Return ``array`` as an ``IrrepsArray`` of ``e3nn.s2_irreps(lmax, p_val, p_arg)`` if asked."""
     if not as_irreps:
         return array

@@ -49,7 +49,7 @@ class MetricWriter:
             f.write(json.dumps(record) + "\n")
 
 
-def progress_bar(start: int, total: int, *, desc: str = "train"):
+def progress_bar(start: int, total: int, *, desc: str = "train") -> tqdm:
     """A tqdm bar from ``start`` to ``total`` (process 0 only) showing steps/s and ETA."""
     return tqdm(
         total=total,
