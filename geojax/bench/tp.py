@@ -12,6 +12,7 @@ against L per method, a table, CSV/JSON files and a log-log plot.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
@@ -34,6 +35,7 @@ from geojax.tp.cg import E3NN_CG_MAX_L
 GEOJAX_METHODS = ("auto", "s2grid", "fourier", "dense")
 BASELINES = ("e3nn-cg", "e3nn-grid")
 OPS = ("product", "conv", "power")
+MATMUL_PRECISIONS = ("default", "float32", "tensorfloat32", "bfloat16")
 
 
 @dataclasses.dataclass
@@ -240,7 +242,8 @@ def write_outputs(rows: list[Row], env: dict, args, out_dir: Path) -> dict[str, 
     ax.set_ylabel("median time per call (ms)")
     ax.set_title(f"Gaunt {args.op}, batch {args.batch}, {args.channels} ch, {args.dtype}, {env['device_kind']}", fontsize=9)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    if ax.lines:  # every row may have been skipped
+        ax.legend(fontsize=8)
     fig.tight_layout()
     paths["plot"] = out_dir / f"{stem}.png"
     fig.savefig(paths["plot"])
@@ -266,6 +269,10 @@ def add_parser(sub) -> None:
     p.add_argument("--cpu-chunk-values", type=int, default=None,
                    help="override geojax.tp.s2grid.CPU_CHUNK_VALUES (grid values per CPU chunk of a large batch; "
                         "a huge value keeps every batch in one piece) for this run")
+    p.add_argument("--matmul-precision", choices=MATMUL_PRECISIONS, default="default",
+                   help="jax.default_matmul_precision for every function of the run; on GPUs and TPUs jax's default lets "
+                        "float32 dots run in TF32/bf16 passes, 'float32' keeps them in float32 (default: jax's default; "
+                        "no effect on CPUs)")
     p.add_argument("--cg-max-l", type=int, default=8, help="largest L for the e3nn CG baseline (its compile time explodes)")
     p.add_argument("--dense-max-l", type=int, default=8, help="largest L for geojax's dense reference")
     p.add_argument("--out", type=Path, default=Path("bench_out"), help="directory for CSV, JSON, table and plot")
@@ -289,13 +296,16 @@ def main_tp(args) -> int:
     print(f"  python {env['python']}, {env['machine']}, {env['cpu']} ({env['usable_cpus']} usable cores), "
           f"backend {env['backend']}, {env['device_kind']}, {env['utc']}")
     print(f"  devices: {env['devices']}")
-    print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}, block {args.block}\n", flush=True)
+    print(f"  op {args.op}, batch {args.batch}, channels {args.channels}, dtype {args.dtype}, L {args.lmax}, block {args.block}, "
+          f"matmul precision {args.matmul_precision}\n", flush=True)
     start = time.perf_counter()
     default_chunk_values = s2grid.CPU_CHUNK_VALUES
     if args.cpu_chunk_values is not None:  # read when a kernel is traced; restored for in-process callers
         s2grid.CPU_CHUNK_VALUES = args.cpu_chunk_values
+    precision = contextlib.nullcontext() if args.matmul_precision == "default" else jax.default_matmul_precision(args.matmul_precision)
     try:
-        rows = run_benchmark(args)
+        with precision:  # read when each function is traced, i.e. inside the run
+            rows = run_benchmark(args)
     finally:
         s2grid.CPU_CHUNK_VALUES = default_chunk_values
     print("\n" + format_table(rows))

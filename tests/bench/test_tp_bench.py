@@ -64,6 +64,23 @@ def test_cli_tiny_run_writes_consistent_outputs(op, tmp_path, capsys):
     assert (tmp_path / f"tp_{op}.png").stat().st_size > 1000
 
 
+def test_cli_matmul_precision_holds_during_the_run_and_is_recorded(tmp_path, monkeypatch):
+    seen = []
+
+    def spy(args):
+        seen.append(jax.config.jax_default_matmul_precision)
+        return []
+
+    monkeypatch.setattr(tp, "run_benchmark", spy)
+    before = jax.config.jax_default_matmul_precision
+    assert main(["tp", "--lmax", "1", "--matmul-precision", "float32", "--out", str(tmp_path)]) == 0
+    assert main(["tp", "--lmax", "1", "--out", str(tmp_path / "default")]) == 0
+    assert seen == ["float32", before] and jax.config.jax_default_matmul_precision == before
+    assert json.loads((tmp_path / "tp_product.json").read_text())["arguments"]["matmul_precision"] == "float32"
+    with pytest.raises(SystemExit):
+        main(["tp", "--lmax", "1", "--matmul-precision", "highest", "--out", str(tmp_path)])
+
+
 def test_cli_rejects_unknown_method(tmp_path):
     with pytest.raises(SystemExit, match="unknown method 'cg'"):
         main(["tp", "--lmax", "1", "--methods", "cg", "--out", str(tmp_path)])
@@ -145,3 +162,23 @@ def test_cli_cpu_chunk_values_is_recorded_restored_and_checked(tmp_path):
     assert s2grid.CPU_CHUNK_VALUES == default
     with pytest.raises(SystemExit, match="--cpu-chunk-values must be >= 1"):
         main(["tp", "--lmax", "2", "--cpu-chunk-values", "0", "--out", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_gpu_run_script_dry_run_on_cpu(tmp_path):
+    """``docs/benchmarks/gpu_run.sh`` (prepared for a lent GPU) runs end to end with tiny settings and
+    leaves at most 8 files, the device tool's limit."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, OUT=str(tmp_path), LMAX="1", BATCH="4", REPEATS="2",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    subprocess.run(["bash", str(root / "docs/benchmarks/gpu_run.sh")], env=env, check=True, capture_output=True)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["default/tp_product.json", "default/tp_product.png", "float32/tp_product.json",
+                     "float32/tp_product.png", "gpu_run.log"]
+    table = json.loads((tmp_path / "float32/tp_product.json").read_text())
+    assert table["arguments"]["matmul_precision"] == "float32" and table["arguments"]["batch"] == 4
+    assert all(r["status"] == "ok" or r["method"] == "dense" for r in table["rows"])
