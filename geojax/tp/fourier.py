@@ -3,9 +3,12 @@
 A real signal ``f = sum_lm x_lm Y_lm`` on the sphere, continued to the torus ``(t, p) in [0, 2pi)^2``
 (t the polar angle from the y axis, p the azimuth), is a 2D trigonometric polynomial
 ``f(t, p) = sum_{|u| <= L, |v| <= L} c[u, v] e^{i (u t + v p)}``. Products of signals are 2D
-convolutions of these coefficient grids, done here by FFT, and the projection back to spherical
-harmonics is exact through ``K(k) = int_0^pi e^{ikt} sin t dt``. Cost per product is O(L^3)
-(the changes of basis, as small dense products per m) plus O(L^2 log L) for the FFTs.
+convolutions of these coefficient grids, done here pointwise on a torus grid that resolves the
+product: the values by a DFT written as two GEMMs (an inverse FFT on large grids,
+:data:`DFT_MATMUL_MAX_SIZE`), the coefficients back by a real FFT. The projection back to
+spherical harmonics is exact through ``K(k) = int_0^pi e^{ikt} sin t dt``. Cost per product is
+O(L^3) (the changes of basis, as small dense products per m, and the DFT GEMMs) plus
+O(L^2 log L) for the FFT.
 
 The Fourier representation used by the public functions is the half spectrum
 ``c[..., u + U, v]`` for ``u = -U..U`` and ``v = 0..V`` (shape ``[..., 2U+1, V+1]``, complex);
@@ -18,6 +21,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from geojax.so3.tables import from_fourier_table, to_fourier_table
 from geojax.tp.signal import check_lmax_out, compute_dtype, read_signal
@@ -68,6 +72,50 @@ def fourier_to_sh(coeffs: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
     return out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., tab.scatter]
 
 
+@functools.lru_cache(maxsize=64)
+def _sphere_projection_table(umax: int, lmax_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(table [lmax_out+1 (v), 2 (U+1), 2 (lmax_out+1)], flat [(lmax_out+1)**2])`` float64 / int32
+    for :func:`project_sphere_spectrum`: the rows of :func:`geojax.so3.tables.from_fourier_table`
+    for ``m = +v`` and ``m = -v`` side by side (one input column serves both), folded onto
+    ``u >= 0`` with ``c[-u, v] = (-1)^v c[u, v]``; ``flat`` picks e3nn's order from the
+    ``[v, (m >= 0 | m < 0), l]`` result.
+    """
+    full = from_fourier_table(umax, lmax_out).table  # [2 lmax_out + 1 (m), 2 (2U+1), lmax_out + 1]
+    n_l, n_u = lmax_out + 1, 2 * umax + 1
+    table = np.zeros((n_l, 2 * (umax + 1), 2 * n_l))
+    for v in range(n_l):
+        for side, m in enumerate((v, -v) if v else (0,)):
+            for part in range(2):  # rows of Re c, then of Im c
+                rows = full[m + lmax_out, part * n_u : (part + 1) * n_u]  # u = -U..U
+                folded = rows[umax:].copy()
+                folded[1:] += (-1) ** v * rows[umax - 1 :: -1]
+                table[v, part * (umax + 1) : (part + 1) * (umax + 1), side * n_l : (side + 1) * n_l] = folded
+    l = np.repeat(np.arange(n_l), 2 * np.arange(n_l) + 1)
+    m = np.concatenate([np.arange(-k, k + 1) for k in range(n_l)])
+    flat = np.abs(m) * 2 * n_l + (m < 0) * n_l + l
+    return table, flat.astype(np.int32)
+
+
+def project_sphere_spectrum(upper: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
+    """``[..., U+1, V+1] -> [..., (lmax_out+1)**2]``: :func:`from_fourier` for the spectrum of a
+    function continued from the sphere, given by its rows ``u >= 0``.
+
+    Such spectra (every :func:`to_fourier` result and every product of them) satisfy
+    ``c[-u, v] = (-1)^v c[u, v]``, because ``f(-t, p + pi) = f(t, p)``: the projection folds the
+    rows ``u < 0`` onto ``u > 0`` and reads each column ``v`` once for ``m = +-v`` (half the
+    multiply-adds of :func:`fourier_to_sh`, and no gather of the input). Columns beyond
+    ``lmax_out`` are ignored, missing ones are zero.
+    """
+    umax, width = upper.shape[-2] - 1, upper.shape[-1]
+    upper = upper[..., : lmax_out + 1]
+    if width < lmax_out + 1:
+        upper = jnp.pad(upper, [(0, 0)] * (upper.ndim - 1) + [(0, lmax_out + 1 - width)])
+    table, flat = _sphere_projection_table(umax, lmax_out)
+    dtype = upper.real.dtype
+    out = jnp.einsum("...kv,vkl->...vl", jnp.concatenate([upper.real, upper.imag], axis=-2), jnp.asarray(table, dtype))
+    return out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., flat]
+
+
 def _to_torus_fft_layout(coeffs: jnp.ndarray, n_u: int, n_v_half: int) -> jnp.ndarray:
     """Centred ``[..., 2U+1, V+1]`` -> zero-padded FFT order ``[..., n_u, n_v_half]``."""
     umax = (coeffs.shape[-2] - 1) // 2
@@ -77,10 +125,51 @@ def _to_torus_fft_layout(coeffs: jnp.ndarray, n_u: int, n_v_half: int) -> jnp.nd
     return jnp.pad(ordered, [(0, 0)] * (ordered.ndim - 1) + [(0, n_v_half - coeffs.shape[-1])])
 
 
+# Up to this grid size torus_values is two real GEMMs (a DFT as matmul) instead of a zero-padded
+# inverse FFT: the coefficients fill a quarter of the padded spectrum or less, and XLA:CPU spends
+# more on the padded layout than on the FFT. Ad hoc, 2 CPU cores, float32 (matmul against FFT):
+# L = 8 products (36 x 36 grid, 512 signals) 0.77 vs 1.62 ms, L = 16 (72 x 72) 3.2 vs 9.1 ms,
+# L = 32 (135 x 135, 128 signals) 4.3 vs 9.7 ms, L = 48 (200 x 200, 32 signals) 3.7 vs 8.1 ms,
+# L = 64 (270 x 270) 13.0 vs 8.5 ms. The way back (torus_coefficients) stays an FFT: there the
+# matmul was slower from L = 8 on (0.72 vs 0.51 ms at L = 8, 3.6 vs 1.2 ms at L = 16).
+DFT_MATMUL_MAX_SIZE = 240
+
+
+@functools.lru_cache(maxsize=64)
+def _synthesis_tables(umax: int, vmax: int, n_u: int, n_v: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(along_t [2 n_u, 2 (2U+1)], along_p [n_v, 2 (V+1)])`` float64 for :func:`torus_values`.
+
+    ``along_t`` maps ``[Re c; Im c]`` (rows ``u = -U..U``) to ``[Re d; Im d]`` with
+    ``d[j, v] = sum_u c[u, v] e^{i u t_j}``; ``along_p`` maps ``[Re d, Im d]`` (columns ``v``) to
+    ``f[j, k] = sum_v w_v Re(d[j, v] e^{i v p_k})``, ``w_0 = 1`` and ``w_v = 2`` (the other half
+    of the Hermitian spectrum), ``t_j = 2 pi j / n_u``, ``p_k = 2 pi k / n_v``.
+    """
+    angle = np.outer(2 * np.pi * np.arange(n_u) / n_u, np.arange(-umax, umax + 1))
+    cos, sin = np.cos(angle), np.sin(angle)
+    along_t = np.block([[cos, -sin], [sin, cos]])
+    v = np.arange(vmax + 1)
+    weight = np.where(v == 0, 1.0, 2.0)
+    angle = np.outer(2 * np.pi * np.arange(n_v) / n_v, v)
+    along_p = np.concatenate([weight * np.cos(angle), -weight * np.sin(angle)], axis=1)
+    return along_t, along_p
+
+
 def torus_values(coeffs: jnp.ndarray, n_u: int, n_v: int) -> jnp.ndarray:
-    """Values ``f(2 pi j / n_u, 2 pi k / n_v)`` of a half-spectrum on a uniform torus grid ``[..., n_u, n_v]``."""
-    grid = _to_torus_fft_layout(coeffs, n_u, n_v // 2 + 1)
-    return jnp.fft.irfft2(grid, s=(n_u, n_v)) * (n_u * n_v)
+    """Values ``f(2 pi j / n_u, 2 pi k / n_v)`` of a half-spectrum on a uniform torus grid ``[..., n_u, n_v]``.
+
+    ``f(t, p) = sum_{u, v} c[u, v] e^{i (u t + v p)}`` over the full (Hermitian) spectrum; the grid
+    must resolve it (``n_u >= 2U+1``, ``n_v >= 2V+1``). A DFT as two real GEMMs up to
+    :data:`DFT_MATMUL_MAX_SIZE` points per axis, an inverse FFT beyond.
+    """
+    umax, vmax = (coeffs.shape[-2] - 1) // 2, coeffs.shape[-1] - 1
+    if max(n_u, n_v) > DFT_MATMUL_MAX_SIZE:
+        grid = _to_torus_fft_layout(coeffs, n_u, n_v // 2 + 1)
+        return jnp.fft.irfft2(grid, s=(n_u, n_v)) * (n_u * n_v)
+    along_t, along_p = _synthesis_tables(umax, vmax, n_u, n_v)
+    dtype = coeffs.real.dtype
+    d = jnp.einsum("ju,...uv->...jv", jnp.asarray(along_t, dtype), jnp.concatenate([coeffs.real, coeffs.imag], axis=-2))
+    d = jnp.concatenate([d[..., :n_u, :], d[..., n_u:, :]], axis=-1)  # [..., n_u, 2 (V+1)]: [Re d, Im d]
+    return jnp.einsum("kv,...jv->...jk", jnp.asarray(along_p, dtype), d)
 
 
 def torus_coefficients(values: jnp.ndarray, umax: int, vmax: int) -> jnp.ndarray:
@@ -89,6 +178,13 @@ def torus_coefficients(values: jnp.ndarray, umax: int, vmax: int) -> jnp.ndarray
     spec = jnp.fft.rfft2(values) / (n_u * n_v)
     centred = jnp.concatenate([spec[..., n_u - umax :, :], spec[..., : umax + 1, :]], axis=-2)
     return centred[..., : vmax + 1]
+
+
+def torus_upper_coefficients(values: jnp.ndarray, umax: int, vmax: int) -> jnp.ndarray:
+    """The rows ``u = 0..umax`` of :func:`torus_coefficients`: ``[..., umax + 1, vmax + 1]``, for
+    :func:`project_sphere_spectrum` (the first rows of the FFT, no reordering)."""
+    n_u, n_v = values.shape[-2:]
+    return jnp.fft.rfft2(values)[..., : umax + 1, : vmax + 1] / (n_u * n_v)
 
 
 def torus_grid_size(bandwidths: tuple[int, ...], vmax: int) -> tuple[int, int]:
@@ -175,7 +271,8 @@ def fourier_product(a: jnp.ndarray, b: jnp.ndarray, *, vmax: int | None = None) 
 
     Returns:
       complex ``[..., 2(Ua+Ub)+1, vmax+1]``, ``c[u, v] = sum_{u', v'} a[u', v'] b[u - u', v - v']``
-      over the full (Hermitian) spectra, computed by zero-padded real FFTs.
+      over the full (Hermitian) spectra, computed pointwise on a torus grid (:func:`torus_values`,
+      a DFT as GEMMs or an inverse FFT, then a real FFT back).
 
     Raises:
       ValueError: inputs not complex ``[..., odd, V+1]``; ``vmax`` outside ``[0, Ua + Ub]``.

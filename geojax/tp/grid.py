@@ -18,7 +18,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-from geojax.tp.fourier import fourier_to_sh, sh_to_fourier, torus_coefficients, torus_grid_size, torus_values
+from geojax.tp.fourier import project_sphere_spectrum, sh_to_fourier, torus_grid_size, torus_upper_coefficients, torus_values
 from geojax.tp.s2grid import grid_major_to_sh, kernel_grid_shape, sh_to_grid_major, with_batch_rank
 
 GRID_METHODS = ("auto", "fourier", "s2grid")
@@ -60,7 +60,7 @@ class ProductGrid:
             raise ValueError(f"values: expected grid-major [{self.shape[0]}, {self.shape[1]}, ...], got {values.shape}")
         if self.method == "fourier":
             torus = jnp.moveaxis(values, (0, 1), (-2, -1))
-            return fourier_to_sh(torus_coefficients(torus, sum(self.degrees), self.lmax_out), self.lmax_out)
+            return project_sphere_spectrum(torus_upper_coefficients(torus, sum(self.degrees), self.lmax_out), self.lmax_out)
         return grid_major_to_sh(values, self.lmax_out)
 
     expand = staticmethod(with_batch_rank)

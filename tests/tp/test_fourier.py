@@ -117,3 +117,41 @@ def test_fourier_input_errors():
 
 def test_fft_size():
     assert [geojax.tp.fft_size(n) for n in (1, 7, 11, 13, 33, 97)] == [1, 8, 12, 15, 36, 100]
+
+
+@pytest.mark.parametrize("umax,vmax,n_u,n_v", [(3, 3, 8, 8), (5, 2, 12, 9), (8, 8, 36, 36)])
+def test_torus_values_dft_gemms_equal_the_inverse_fft_and_direct_sums(umax, vmax, n_u, n_v, rng, monkeypatch):
+    from geojax.tp import fourier
+
+    c = rng.normal(size=(2, 2 * umax + 1, vmax + 1)) + 1j * rng.normal(size=(2, 2 * umax + 1, vmax + 1))
+    c[:, :, 0] = c[:, :, 0] + np.conj(c[:, ::-1, 0])  # Hermitian in u at v = 0: f is real
+    t, p = 2 * np.pi * np.arange(n_u) / n_u, 2 * np.pi * np.arange(n_v) / n_v
+    u, v = np.arange(-umax, umax + 1), np.arange(vmax + 1)
+    phase = np.exp(1j * (u[:, None, None, None] * t[None, None, :, None] + v[None, :, None, None] * p[None, None, None, :]))
+    direct = np.real(np.einsum("buv,uvjk,v->bjk", c, phase, np.where(v == 0, 1.0, 2.0)))
+    assert relative_error(np.asarray(fourier.torus_values(jnp.asarray(c, jnp.complex64), n_u, n_v)), direct) < 1e-5
+    with jax.enable_x64(True):
+        gemms = np.asarray(fourier.torus_values(jnp.asarray(c), n_u, n_v))
+        monkeypatch.setattr(fourier, "DFT_MATMUL_MAX_SIZE", 0)  # the inverse FFT
+        fft = np.asarray(fourier.torus_values(jnp.asarray(c), n_u, n_v))
+    assert relative_error(gemms, direct) < 1e-13 and relative_error(fft, direct) < 1e-13
+
+
+@pytest.mark.parametrize("lx,ly,lmax_out", [(3, 3, 6), (4, 2, 3), (5, 5, 7)])
+def test_sphere_spectrum_projection_equals_the_general_one_on_sphere_spectra(lx, ly, lmax_out, rng):
+    from geojax.tp import fourier
+
+    x, y = rng.normal(size=(2, (lx + 1) ** 2)), rng.normal(size=(2, (ly + 1) ** 2))
+    with jax.enable_x64(True):
+        product = fourier.fourier_product(geojax.to_fourier(x), geojax.to_fourier(y))  # [2, 2U+1, U+1]
+        umax = lx + ly
+        v = np.arange(product.shape[-1])
+        # the symmetry the fold relies on: c[-u, v] = (-1)^v c[u, v]
+        np.testing.assert_allclose(product[:, ::-1], product * (-1.0) ** v, atol=1e-12)
+        general = geojax.from_fourier(product, lmax_out=lmax_out)
+        folded = fourier.project_sphere_spectrum(product[:, umax:], lmax_out)
+        assert relative_error(folded, general) < 1e-13
+        # a spectrum without the symmetry is not the projection of a sphere signal: the fold differs
+        skewed = product.at[:, umax + 1].add(1.0)
+        assert relative_error(fourier.project_sphere_spectrum(skewed[:, umax:], lmax_out), geojax.from_fourier(skewed, lmax_out=lmax_out)) > 1e-3
+        assert fourier.project_sphere_spectrum(jnp.zeros((0, umax + 1, 3), jnp.complex128), lmax_out).shape == (0, (lmax_out + 1) ** 2)
