@@ -4,11 +4,13 @@ A real signal ``f = sum_lm x_lm Y_lm`` on the sphere, continued to the torus ``(
 (t the polar angle from the y axis, p the azimuth), is a 2D trigonometric polynomial
 ``f(t, p) = sum_{|u| <= L, |v| <= L} c[u, v] e^{i (u t + v p)}``. Products of signals are 2D
 convolutions of these coefficient grids, done here pointwise on a torus grid that resolves the
-product: the values by a DFT written as two GEMMs (an inverse FFT on large grids,
+product: the values by a DFT written as GEMMs (an inverse FFT on large grids,
 :data:`DFT_MATMUL_MAX_SIZE`), the coefficients back by a real FFT. The projection back to
-spherical harmonics is exact through ``K(k) = int_0^pi e^{ikt} sin t dt``. Cost per product is
-O(L^3) (the changes of basis, as small dense products per m, and the DFT GEMMs) plus
-O(L^2 log L) for the FFT.
+spherical harmonics is exact through ``K(k) = int_0^pi e^{ikt} sin t dt``. The Gaunt kernels
+(``method="fourier"``, :class:`geojax.tp.grid.ProductGrid`) use that signals continued from the
+sphere satisfy ``f(-t, p + pi) = f(t, p)`` and work on the half torus ``t in [0, pi]``
+(:func:`half_torus_shape`). Cost per product is O(L^3) (the changes of basis, as small dense
+products per m, and the DFT GEMMs) plus O(L^2 log L) for the FFT.
 
 The Fourier representation used by the public functions is the half spectrum
 ``c[..., u + U, v]`` for ``u = -U..U`` and ``v = 0..V`` (shape ``[..., 2U+1, V+1]``, complex);
@@ -74,8 +76,9 @@ def fourier_to_sh(coeffs: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _sphere_projection_table(umax: int, lmax_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(table [lmax_out+1 (v), 2 (U+1), 2 (lmax_out+1)], flat [(lmax_out+1)**2])`` float64 / int32
-    for :func:`project_sphere_spectrum`: the rows of :func:`geojax.so3.tables.from_fourier_table`
+    """``(table [lmax_out+1 (v), 2 (U+1), 2 (lmax_out+1)], flat [(lmax_out+1)**2])`` float64 / int32:
+    :func:`from_fourier` for sphere spectra (``c[-u, v] = (-1)^v c[u, v]``) given by their rows
+    ``u >= 0``, stacked ``[Re; Im]``: the rows of :func:`geojax.so3.tables.from_fourier_table`
     for ``m = +v`` and ``m = -v`` side by side (one input column serves both), folded onto
     ``u >= 0`` with ``c[-u, v] = (-1)^v c[u, v]``; ``flat`` picks e3nn's order from the
     ``[v, (m >= 0 | m < 0), l]`` result.
@@ -94,26 +97,6 @@ def _sphere_projection_table(umax: int, lmax_out: int) -> tuple[np.ndarray, np.n
     m = np.concatenate([np.arange(-k, k + 1) for k in range(n_l)])
     flat = np.abs(m) * 2 * n_l + (m < 0) * n_l + l
     return table, flat.astype(np.int32)
-
-
-def project_sphere_spectrum(upper: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
-    """``[..., U+1, V+1] -> [..., (lmax_out+1)**2]``: :func:`from_fourier` for the spectrum of a
-    function continued from the sphere, given by its rows ``u >= 0``.
-
-    Such spectra (every :func:`to_fourier` result and every product of them) satisfy
-    ``c[-u, v] = (-1)^v c[u, v]``, because ``f(-t, p + pi) = f(t, p)``: the projection folds the
-    rows ``u < 0`` onto ``u > 0`` and reads each column ``v`` once for ``m = +-v`` (half the
-    multiply-adds of :func:`fourier_to_sh`, and no gather of the input). Columns beyond
-    ``lmax_out`` are ignored, missing ones are zero.
-    """
-    umax, width = upper.shape[-2] - 1, upper.shape[-1]
-    upper = upper[..., : lmax_out + 1]
-    if width < lmax_out + 1:
-        upper = jnp.pad(upper, [(0, 0)] * (upper.ndim - 1) + [(0, lmax_out + 1 - width)])
-    table, flat = _sphere_projection_table(umax, lmax_out)
-    dtype = upper.real.dtype
-    out = jnp.einsum("...kv,vkl->...vl", jnp.concatenate([upper.real, upper.imag], axis=-2), jnp.asarray(table, dtype))
-    return out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., flat]
 
 
 def _to_torus_fft_layout(coeffs: jnp.ndarray, n_u: int, n_v_half: int) -> jnp.ndarray:
@@ -180,13 +163,6 @@ def torus_coefficients(values: jnp.ndarray, umax: int, vmax: int) -> jnp.ndarray
     return centred[..., : vmax + 1]
 
 
-def torus_upper_coefficients(values: jnp.ndarray, umax: int, vmax: int) -> jnp.ndarray:
-    """The rows ``u = 0..umax`` of :func:`torus_coefficients`: ``[..., umax + 1, vmax + 1]``, for
-    :func:`project_sphere_spectrum` (the first rows of the FFT, no reordering)."""
-    n_u, n_v = values.shape[-2:]
-    return jnp.fft.rfft2(values)[..., : umax + 1, : vmax + 1] / (n_u * n_v)
-
-
 def torus_grid_size(bandwidths: tuple[int, ...], vmax: int) -> tuple[int, int]:
     """FFT sizes for multiplying signals of the given bandwidths without aliasing.
 
@@ -206,6 +182,109 @@ def product_in_fourier(a: jnp.ndarray, b: jnp.ndarray, vmax: int | None = None) 
     n_u, n_v = torus_grid_size((ua, ub), vmax)
     values = torus_values(a, n_u, n_v) * torus_values(b, n_u, n_v)
     return torus_coefficients(values, total, vmax)
+
+
+# --------------------------------------------------------------------------------------------
+# The half torus: products of signals continued from the sphere
+# --------------------------------------------------------------------------------------------
+# A signal continued from the sphere satisfies f(-t, p + pi) = f(t, p), so its spectrum has
+# c[-u, v] = (-1)^v c[u, v], and so does every product of such signals. On a torus grid with even
+# n_u and n_v the rows t_j and t_{n_u - j} then hold the same values shifted by half a turn in p:
+# the rows j = 0..n_u/2 (t from pole to pole) determine everything. The Gaunt kernels multiply on
+# those rows only (about the points of the Gauss-Legendre grid instead of twice as many): values by
+# a DFT over u >= 0 folded by the symmetry, then over v; back by a real FFT over p and one dot per v
+# that folds the sum over t into the projection to spherical harmonics.
+
+
+def half_torus_shape(bandwidths: tuple[int, ...], vmax: int) -> tuple[int, int]:
+    """``(n_u / 2 + 1, n_v)``: the rows ``t_j = 2 pi j / n_u`` (``j = 0..n_u/2``) and the azimuths
+    ``p_k = 2 pi k / n_v`` of a half torus exact for the product of signals of the given
+    bandwidths, kept to azimuthal frequency ``vmax``: ``n_u = 2B + 2`` and ``n_v`` the even number
+    from ``B + vmax + 1`` (no aliasing onto the kept ``|u| <= B``, ``v <= vmax``), ``B = sum(bandwidths)``.
+    """
+    total = sum(bandwidths)
+    n_v = total + vmax + 1
+    return total + 2, n_v + n_v % 2
+
+
+@functools.lru_cache(maxsize=64)
+def _half_torus_synthesis_tables(umax: int, vmax: int, rows: int, n_v: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(cos [rows, U+1], sin [rows, U+1], along_p [2, V+1, n_v])`` float64 for :func:`sh_to_half_torus`.
+
+    With ``c[-u, v] = (-1)^v c[u, v]``, ``d[j, v] = sum_{all u} c[u, v] e^{i u t_j}`` is
+    ``cos @ c[u >= 0, v]`` for even ``v`` and ``i sin @ c[u >= 0, v]`` for odd ``v`` (the pair
+    ``+-u`` gives ``2 cos(u t_j)`` or ``2 i sin(u t_j)``). ``along_p`` maps ``(Re d, Im d)`` with the
+    columns ordered even ``v``, then odd, to ``f[j, k] = sum_v w_v Re(d[j, v] e^{i v p_k})``
+    (``w_0 = 1``, else 2).
+    """
+    n_u = 2 * (rows - 1)
+    angle = np.outer(2 * np.pi * np.arange(rows) / n_u, np.arange(umax + 1))
+    cos, sin = 2 * np.cos(angle), 2 * np.sin(angle)
+    cos[:, 0], sin[:, 0] = 1.0, 0.0
+    v = np.concatenate([np.arange(0, vmax + 1, 2), np.arange(1, vmax + 1, 2)])
+    weight = np.where(v == 0, 1.0, 2.0)[:, None]
+    angle = np.outer(v, 2 * np.pi * np.arange(n_v) / n_v)
+    return cos, sin, np.stack([weight * np.cos(angle), -weight * np.sin(angle)])
+
+
+def sh_to_half_torus(array: jnp.ndarray, lmax: int, rows: int, n_v: int) -> jnp.ndarray:
+    """``[..., (lmax+1)**2] -> [..., rows, n_v]``: a sphere signal evaluated on the half torus of
+    :func:`half_torus_shape`, through its 2D Fourier spectrum (:func:`to_fourier`) of which only the
+    rows ``u >= 0`` are formed: ``c[-u, v] = (-1)^v c[u, v]`` folds the sum over ``u``, and the real
+    and imaginary parts go through the fold as separate real GEMMs (no complex arithmetic)."""
+    tab = to_fourier_table(lmax)
+    dtype = array.dtype
+    cos, sin, along_p = _half_torus_synthesis_tables(lmax, lmax, rows, n_v)
+    padded = jnp.concatenate([array, jnp.zeros(array.shape[:-1] + (1,), dtype)], axis=-1)
+    a = jnp.einsum("...ml,mlu->...mu", padded[..., tab.gather], jnp.asarray(tab.theta[:, :, lmax:], dtype))  # u >= 0
+    re = a[..., tab.row_re, :] * jnp.asarray(tab.sign_re, dtype)[:, None]  # Re c [..., v, u >= 0]
+    im = a[..., tab.row_im, :] * jnp.asarray(tab.sign_im, dtype)[:, None]
+    # even v: d = cos @ c; odd v: d = i sin @ c, i.e. Re d = -sin @ Im c, Im d = sin @ Re c
+    d_even = jnp.einsum("ju,...cvu->...cvj", jnp.asarray(cos, dtype), jnp.stack([re[..., 0::2, :], im[..., 0::2, :]], axis=-3))
+    d_odd = jnp.einsum("ju,...cvu->...cvj", jnp.asarray(sin, dtype), jnp.stack([-im[..., 1::2, :], re[..., 1::2, :]], axis=-3))
+    d = jnp.concatenate([d_even, d_odd], axis=-2)  # [..., (Re | Im), v (even, then odd), rows]
+    return jnp.einsum("cvk,...cvj->...jk", jnp.asarray(along_p, dtype), d)
+
+
+@functools.lru_cache(maxsize=64)
+def _half_torus_projection_table(rows: int, umax: int, lmax_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(table [lmax_out+1 (v), rows, 2, lmax_out+1], flat [(lmax_out+1)**2])``: ``Re G`` of one
+    column ``v`` on the rows ``j = 0..n_u/2`` (``G[j, v] = sum_k g[j, k] e^{-i v p_k} / n_v``) straight
+    to the outputs ``(l, m = +v)``, ``Im G`` to ``(l, m = -v)`` (the other two blocks are zero);
+    ``flat`` picks e3nn's order from the ``[v, (m >= 0 | m < 0), l]`` result.
+
+    The full sum over ``t`` is ``c[u, v] = sum_j mu_j G[j, v] (e^{-i u t_j} + (-1)^v e^{i u t_j}) / n_u``
+    (rows ``j`` and ``n_u - j`` paired, ``mu = 1/2`` for the poles ``j = 0, n_u/2``), which is
+    composed with the folded projection of ``c``'s rows ``u = 0..umax``.
+    """
+    n_u = 2 * (rows - 1)
+    t = 2 * np.pi * np.arange(rows) / n_u
+    mu = np.ones(rows)
+    mu[[0, -1]] = 0.5
+    angle = np.outer(np.arange(umax + 1), t)
+    bc, bs = 2 * np.cos(angle) * mu / n_u, 2 * np.sin(angle) * mu / n_u  # [U+1, rows]
+    zero = np.zeros_like(bc)
+    to_c = {0: np.block([[bc, zero], [zero, bc]]), 1: np.block([[zero, bs], [-bs, zero]])}  # [Re c; Im c] <- [Re G; Im G]
+    project, flat = _sphere_projection_table(umax, lmax_out)  # [v, 2 (U+1), 2 (lmax_out+1)]
+    n_l = lmax_out + 1
+    table = np.stack([to_c[v % 2].T @ project[v] for v in range(n_l)])  # [v, (Re | Im) x rows, (m >= 0 | m < 0) x l]
+    table = table.reshape(n_l, 2, rows, 2, n_l)
+    crossed = max(np.abs(table[:, 0, :, 1]).max(), np.abs(table[:, 1, :, 0]).max())
+    assert crossed <= 1e-12 * np.abs(table).max(), crossed  # Re G -> m >= 0, Im G -> m < 0 only
+    return np.stack([table[:, 0, :, 0], table[:, 1, :, 1]], axis=2), flat
+
+
+def half_torus_projection(values: jnp.ndarray, umax: int, lmax_out: int) -> jnp.ndarray:
+    """``[..., rows, n_v] -> [..., (lmax_out+1)**2]``: the exact projection onto degrees
+    ``<= lmax_out`` of a product of sphere signals given on the half torus (band limit ``umax`` in
+    ``t``; the grid of :func:`half_torus_shape`). A real FFT over ``p``, then one dot per ``v`` and
+    sign of ``m``."""
+    rows, n_v = values.shape[-2:]
+    table, flat = _half_torus_projection_table(rows, umax, lmax_out)
+    spectrum = jnp.fft.rfft(values, axis=-1)[..., : lmax_out + 1] / n_v  # [..., rows, lmax_out + 1]
+    parts = jnp.stack([spectrum.real, spectrum.imag], axis=-2)  # [..., rows, 2, lmax_out + 1]
+    out = jnp.einsum("...jcv,vjcl->...vcl", parts, jnp.asarray(table, values.dtype))
+    return out.reshape(out.shape[:-3] + (out.shape[-3] * out.shape[-2] * out.shape[-1],))[..., flat]
 
 
 def _check_coeffs(c: jnp.ndarray, name: str) -> int:

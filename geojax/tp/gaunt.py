@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from geojax.tp.dense import gaunt_dense
-from geojax.tp.fourier import project_sphere_spectrum, sh_to_fourier, torus_grid_size, torus_upper_coefficients, torus_values
+from geojax.tp.fourier import half_torus_projection, half_torus_shape, sh_to_half_torus
 from geojax.tp.s2grid import gaunt_s2grid
 from geojax.tp.signal import (
     Signal,
@@ -41,9 +41,9 @@ def auto_method(lmax_x: int, lmax_y: int, lmax_out: int, backend: str) -> str:
 
 
 def _fourier(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, lmax_out: int) -> jnp.ndarray:
-    n_u, n_v = torus_grid_size((lx, ly), lmax_out)
-    values = torus_values(sh_to_fourier(x, lx), n_u, n_v) * torus_values(sh_to_fourier(y, ly), n_u, n_v)
-    return project_sphere_spectrum(torus_upper_coefficients(values, lx + ly, lmax_out), lmax_out)
+    rows, n_v = half_torus_shape((lx, ly), lmax_out)
+    values = sh_to_half_torus(x, lx, rows, n_v) * sh_to_half_torus(y, ly, rows, n_v)
+    return half_torus_projection(values, lx + ly, lmax_out)
 
 
 _KERNELS = {"fourier": _fourier, "s2grid": gaunt_s2grid, "dense": gaunt_dense}

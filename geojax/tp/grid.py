@@ -2,8 +2,9 @@
 
 A model that multiplies many signals (messages over edges, powers of a node basis) should move each
 signal to values on a grid once, do every product and sum there pointwise, and project back once.
-:class:`ProductGrid` is that pair of maps for the two Gaunt methods that have a grid: the 2D torus
-of the Fourier method and the Gauss-Legendre sphere grid of the ``"s2grid"`` method.
+:class:`ProductGrid` is that pair of maps for the two Gaunt methods that have a grid: the half
+torus ``t in [0, pi]`` of the Fourier method (:func:`geojax.tp.fourier.half_torus_shape`) and the
+Gauss-Legendre sphere grid of the ``"s2grid"`` method.
 
 Grid values are *grid-major*: the grid axes come first and the signal's batch axes after them
 (``[*grid.shape, ...]``), the layout in which the sphere-grid transforms are plain GEMMs with no
@@ -18,7 +19,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-from geojax.tp.fourier import project_sphere_spectrum, sh_to_fourier, torus_grid_size, torus_upper_coefficients, torus_values
+from geojax.tp.fourier import half_torus_projection, half_torus_shape, sh_to_half_torus
 from geojax.tp.s2grid import grid_major_to_sh, kernel_grid_shape, sh_to_grid_major, with_batch_rank
 
 GRID_METHODS = ("auto", "fourier", "s2grid")
@@ -39,9 +40,10 @@ class ProductGrid:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """The grid axes of :meth:`values`: ``(n_phi, n_theta)`` (sphere grid) or ``(n_u, n_v)`` (torus)."""
+        """The grid axes of :meth:`values`: ``(n_phi, n_theta)`` (sphere grid) or ``(n_u / 2 + 1, n_v)``
+        (the half torus, :func:`geojax.tp.fourier.half_torus_shape`)."""
         if self.method == "fourier":
-            return torus_grid_size(self.degrees, self.lmax_out)
+            return half_torus_shape(self.degrees, self.lmax_out)
         n_theta, n_phi = kernel_grid_shape(sum(self.degrees) + self.lmax_out)
         return n_phi, n_theta
 
@@ -50,7 +52,7 @@ class ProductGrid:
         if lmax > max(self.degrees):
             raise ValueError(f"a factor of degree {lmax} does not fit a grid for degrees {self.degrees}")
         if self.method == "fourier":
-            return jnp.moveaxis(torus_values(sh_to_fourier(array, lmax), *self.shape), (-2, -1), (0, 1))
+            return jnp.moveaxis(sh_to_half_torus(array, lmax, *self.shape), (-2, -1), (0, 1))
         n_phi, n_theta = self.shape
         return sh_to_grid_major(array, lmax, n_theta, n_phi)
 
@@ -59,8 +61,7 @@ class ProductGrid:
         if values.shape[:2] != self.shape:
             raise ValueError(f"values: expected grid-major [{self.shape[0]}, {self.shape[1]}, ...], got {values.shape}")
         if self.method == "fourier":
-            torus = jnp.moveaxis(values, (0, 1), (-2, -1))
-            return project_sphere_spectrum(torus_upper_coefficients(torus, sum(self.degrees), self.lmax_out), self.lmax_out)
+            return half_torus_projection(jnp.moveaxis(values, (0, 1), (-2, -1)), sum(self.degrees), self.lmax_out)
         return grid_major_to_sh(values, self.lmax_out)
 
     expand = staticmethod(with_batch_rank)

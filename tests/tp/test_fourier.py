@@ -137,21 +137,24 @@ def test_torus_values_dft_gemms_equal_the_inverse_fft_and_direct_sums(umax, vmax
     assert relative_error(gemms, direct) < 1e-13 and relative_error(fft, direct) < 1e-13
 
 
-@pytest.mark.parametrize("lx,ly,lmax_out", [(3, 3, 6), (4, 2, 3), (5, 5, 7)])
-def test_sphere_spectrum_projection_equals_the_general_one_on_sphere_spectra(lx, ly, lmax_out, rng):
+@pytest.mark.parametrize("lx,ly,lmax_out", [(3, 3, 6), (4, 2, 3), (5, 5, 7), (0, 2, 1)])
+def test_half_torus_values_and_projection_equal_the_full_torus(lx, ly, lmax_out, rng):
     from geojax.tp import fourier
 
     x, y = rng.normal(size=(2, (lx + 1) ** 2)), rng.normal(size=(2, (ly + 1) ** 2))
     with jax.enable_x64(True):
-        product = fourier.fourier_product(geojax.to_fourier(x), geojax.to_fourier(y))  # [2, 2U+1, U+1]
-        umax = lx + ly
-        v = np.arange(product.shape[-1])
-        # the symmetry the fold relies on: c[-u, v] = (-1)^v c[u, v]
-        np.testing.assert_allclose(product[:, ::-1], product * (-1.0) ** v, atol=1e-12)
-        general = geojax.from_fourier(product, lmax_out=lmax_out)
-        folded = fourier.project_sphere_spectrum(product[:, umax:], lmax_out)
-        assert relative_error(folded, general) < 1e-13
-        # a spectrum without the symmetry is not the projection of a sphere signal: the fold differs
-        skewed = product.at[:, umax + 1].add(1.0)
-        assert relative_error(fourier.project_sphere_spectrum(skewed[:, umax:], lmax_out), geojax.from_fourier(skewed, lmax_out=lmax_out)) > 1e-3
-        assert fourier.project_sphere_spectrum(jnp.zeros((0, umax + 1, 3), jnp.complex128), lmax_out).shape == (0, (lmax_out + 1) ** 2)
+        a, b = geojax.to_fourier(x), geojax.to_fourier(y)
+        rows, n_v = fourier.half_torus_shape((lx, ly), lmax_out)
+        n_u = 2 * (rows - 1)
+        assert n_u >= 2 * (lx + ly) + 1 and n_v % 2 == 0 and n_v >= lx + ly + lmax_out + 1
+        # the half torus is the rows t in [0, pi] of the full torus grid of the same spacing
+        full = np.asarray(fourier.torus_values(a, n_u, n_v))
+        half = np.asarray(fourier.sh_to_half_torus(jnp.asarray(x), lx, rows, n_v))
+        assert relative_error(half, full[:, :rows]) < 1e-13
+        # the symmetry the fold relies on: f(-t, p + pi) = f(t, p)
+        np.testing.assert_allclose(full[:, n_u - rows + 1 :][:, ::-1], np.roll(full[:, 1:rows], -n_v // 2, axis=-1), atol=1e-12)
+        product = half * np.asarray(fourier.sh_to_half_torus(jnp.asarray(y), ly, rows, n_v))
+        projected = fourier.half_torus_projection(jnp.asarray(product), lx + ly, lmax_out)
+        reference = geojax.from_fourier(geojax.fourier_product(a, b), lmax_out=lmax_out)
+        assert relative_error(projected, reference) < 1e-13
+        assert fourier.half_torus_projection(jnp.zeros((0, rows, n_v)), lx + ly, lmax_out).shape == (0, (lmax_out + 1) ** 2)
