@@ -19,11 +19,12 @@ def gaunt_power(x, nu: int, *, lmax_out: int | None = None, method: Literal["aut
     """``x^nu``: the ``nu``-fold Gaunt product ``x * x * ... * x`` (MACE-style many-body features).
 
     The signal is transformed once, raised to the power pointwise on a grid exact for the
-    ``nu``-fold product (the 2D torus for ``"fourier"``, the Gauss-Legendre sphere grid for
-    ``"s2grid"``), and projected back once: no intermediate truncation, so the result equals
-    repeated :func:`gaunt_tensor_product` calls without ``lmax_out``, truncated at the end. On the
-    CPU, ``"s2grid"`` runs large batches in chunks (:func:`geojax.tp.s2grid.cpu_chunk_rows`): x^3
-    (to degree 3L) of 16,384 signals at L = 8 took 55.5 ms against 116.6 ms in one piece.
+    ``nu``-fold product (the half torus ``t in [0, pi]`` for ``"fourier"``, the Gauss-Legendre
+    sphere grid for ``"s2grid"``), and projected back once: no intermediate truncation, so the
+    result equals repeated :func:`gaunt_tensor_product` calls without ``lmax_out``, truncated at
+    the end. On the CPU, ``"s2grid"`` runs large batches in chunks
+    (:func:`geojax.tp.s2grid.cpu_chunk_rows`): x^3 (to degree 3L) of 16,384 signals at L = 8 took
+    55.5 ms against 116.6 ms in one piece (ad hoc, docs/benchmarks/HISTORY.md).
 
     Args:
       x: ``IrrepsArray`` of ``e3nn.s2_irreps(L, p_val, p_arg)`` or array ``[..., (L+1)**2]``.

@@ -250,7 +250,7 @@ def _gaunt_s2grid_two_branch(x: jnp.ndarray, lx: int, y: jnp.ndarray, ly: int, l
 # Beyond that the stages stream from memory, and XLA's scratch buffer for the call (40-110 MiB in
 # the cases below) is allocated afresh and page-faulted in on every call (10,000-28,000 minor
 # faults per call). Measured on 2 CPU cores (AMD EPYC, 32 MiB L3; interleaved against the same
-# kernel in one piece, README "Benchmarks"): the L = 8 product of 16,384 pairs 17.8 against
+# kernel in one piece, ad hoc, docs/benchmarks/HISTORY.md): the L = 8 product of 16,384 pairs 17.8 against
 # 59.2 ms, L = 16 of 4,096 pairs 25.4 against 60.1 ms, the channel-shared convolution at L = 16
 # (256 x 16 signals) 7.9-8.5 against 9.1-23.2 ms; half and twice this budget were 0-15% slower.
 CPU_CHUNK_VALUES = 2**21
