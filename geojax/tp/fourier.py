@@ -130,11 +130,17 @@ def _synthesis_tables(umax: int, vmax: int, n_u: int, n_v: int) -> tuple[np.ndar
     angle = np.outer(2 * np.pi * np.arange(n_u) / n_u, np.arange(-umax, umax + 1))
     cos, sin = np.cos(angle), np.sin(angle)
     along_t = np.block([[cos, -sin], [sin, cos]])
-    v = np.arange(vmax + 1)
+    along_p = np.concatenate(_hermitian_azimuth_tables(np.arange(vmax + 1), n_v), axis=1)
+    return along_t, along_p
+
+
+def _hermitian_azimuth_tables(v: np.ndarray, n_v: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(w_v cos(v p_k), -w_v sin(v p_k))``, each ``[n_v, len(v)]``, ``p_k = 2 pi k / n_v``,
+    ``w_0 = 1`` and ``w_v = 2``: ``f(p_k) = sum_v w_v Re(d_v e^{i v p_k})`` is ``cos @ Re d + sin @ Im d``
+    over the half spectrum ``v >= 0`` of a real signal."""
     weight = np.where(v == 0, 1.0, 2.0)
     angle = np.outer(2 * np.pi * np.arange(n_v) / n_v, v)
-    along_p = np.concatenate([weight * np.cos(angle), -weight * np.sin(angle)], axis=1)
-    return along_t, along_p
+    return weight * np.cos(angle), -weight * np.sin(angle)
 
 
 def torus_values(coeffs: jnp.ndarray, n_u: int, n_v: int) -> jnp.ndarray:
@@ -222,9 +228,7 @@ def _half_torus_synthesis_tables(umax: int, vmax: int, rows: int, n_v: int) -> t
     cos, sin = 2 * np.cos(angle), 2 * np.sin(angle)
     cos[:, 0], sin[:, 0] = 1.0, 0.0
     v = np.concatenate([np.arange(0, vmax + 1, 2), np.arange(1, vmax + 1, 2)])
-    weight = np.where(v == 0, 1.0, 2.0)[:, None]
-    angle = np.outer(v, 2 * np.pi * np.arange(n_v) / n_v)
-    return cos, sin, np.stack([weight * np.cos(angle), -weight * np.sin(angle)])
+    return cos, sin, np.stack([part.T for part in _hermitian_azimuth_tables(v, n_v)])
 
 
 def sh_to_half_torus(array: jnp.ndarray, lmax: int, rows: int, n_v: int) -> jnp.ndarray:
@@ -270,7 +274,9 @@ def _half_torus_projection_table(rows: int, umax: int, lmax_out: int) -> tuple[n
     table = np.stack([to_c[v % 2].T @ project[v] for v in range(n_l)])  # [v, (Re | Im) x rows, (m >= 0 | m < 0) x l]
     table = table.reshape(n_l, 2, rows, 2, n_l)
     crossed = max(np.abs(table[:, 0, :, 1]).max(), np.abs(table[:, 1, :, 0]).max())
-    assert crossed <= 1e-12 * np.abs(table).max(), crossed  # Re G -> m >= 0, Im G -> m < 0 only
+    if crossed > 1e-12 * np.abs(table).max():  # the dot below keeps only Re G -> m >= 0 and Im G -> m < 0
+        raise RuntimeError(f"half-torus projection table: cross blocks should vanish, largest is {crossed:.3g} "
+                           f"(rows={rows}, umax={umax}, lmax_out={lmax_out})")
     return np.stack([table[:, 0, :, 0], table[:, 1, :, 1]], axis=2), flat
 
 
