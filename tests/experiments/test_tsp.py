@@ -74,7 +74,7 @@ def test_reinforce_loss_and_gradients_are_finite():
     config = get_config("quick")
     model = task.make_model(config, nnx.Rngs(0))
     batch = task.train_batch(config, jax.random.key(0), 0, 1)
-    (loss, aux), grads = nnx.value_and_grad(lambda m: task.loss(m, batch, jax.random.key(1)), has_aux=True)(model)
+    (loss, aux), grads = nnx.jit(nnx.value_and_grad(lambda m: task.loss(m, batch, jax.random.key(1)), has_aux=True))(model)
     assert np.isfinite(float(loss)) and aux["best_length"] <= aux["length"]
     assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(nnx.state(grads)))
 

@@ -22,7 +22,7 @@ from geojax.nn.affine_conv import (
     stencil_offsets,
 )
 from geojax.nn.cnn import SmallCNN
-from tests.conftest import relative_error
+from tests.conftest import jit_call, relative_error
 
 ROT90 = np.array([[0.0, -1.0], [1.0, 0.0]])  # p -> R p in (row, col) coordinates is np.rot90
 
@@ -123,15 +123,15 @@ def test_layers_exactly_equivariant_under_90_degree_rotations(group_name, haar):
         s_rot = lie.translate(model.group, s, jnp.asarray(ROT90))
         x = jax.random.normal(jax.random.key(2), (2, 9, 9, 1), jnp.float64)
         x_rot = jnp.rot90(x, axes=(1, 2))
-        f, f_rot = model.lift(x, s), model.lift(x_rot, s_rot)
+        f, f_rot = jit_call(model, x, s, method="lift"), jit_call(model, x_rot, s_rot, method="lift")
         # out'(R y, R g_i) = out(y, g_i): the spatial map rotates, the sample index stays.
         assert relative_error(f_rot.values, jnp.rot90(f.values, axes=(1, 2))) < 1e-12
         conv = model.convs[0]
         lifted = lie.GroupFeatures(jnp.tanh(f.values), s)
         lifted_rot = lie.GroupFeatures(jnp.tanh(f_rot.values), s_rot)
-        assert relative_error(conv(lifted_rot).values, jnp.rot90(conv(lifted).values, axes=(1, 2))) < 1e-12
+        assert relative_error(jit_call(conv, lifted_rot).values, jnp.rot90(jit_call(conv, lifted).values, axes=(1, 2))) < 1e-12
         # Without moving the sample set the output is not rotated: the test above can fail.
-        assert relative_error(model.lift(x_rot, s).values, jnp.rot90(f.values, axes=(1, 2))) > 1e-2
+        assert relative_error(jit_call(model, x_rot, s, method="lift").values, jnp.rot90(f.values, axes=(1, 2))) > 1e-2
 
 
 # the anti-aliased variants (not the default config; blur pooling's rot90 commutation is tested
@@ -145,24 +145,24 @@ def test_classifier_invariant_to_rotation_with_samples_and_to_shifts(group_name,
         # Content far (> the receptive field: 8 px, 14 px with the input blur and blur pooling) from
         # the border, where zero padding differs from the features of empty background.
         x = jnp.zeros((2, 48, 48), jnp.float64).at[:, 20:26, 20:26].set(jax.random.uniform(jax.random.key(3), (2, 6, 6)))
-        logits = model(x, samples=s)
-        rotated = model(jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
+        logits = jit_call(model, x, samples=s)
+        rotated = jit_call(model, jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
         assert relative_error(rotated, logits) < 1e-12
         # Shifts by a multiple of the total pooling stride (4) keep every pooling window aligned.
-        assert relative_error(model(jnp.roll(x, (4, -4), axis=(1, 2)), samples=s), logits) < 1e-12
+        assert relative_error(jit_call(model, jnp.roll(x, (4, -4), axis=(1, 2)), samples=s), logits) < 1e-12
     # float32: the same check, with the bound stated (measured ~1e-7).
     model32 = _model(group_name, **options)
     s32 = model32.draw_samples(jax.random.key(1))
     x32 = jnp.asarray(x, jnp.float32)
-    rot32 = model32(jnp.rot90(x32, axes=(1, 2)), samples=lie.translate(model32.group, s32, jnp.asarray(ROT90, jnp.float32)))
-    assert relative_error(rot32, model32(x32, samples=s32)) < 1e-5
+    rot32 = jit_call(model32, jnp.rot90(x32, axes=(1, 2)), samples=lie.translate(model32.group, s32, jnp.asarray(ROT90, jnp.float32)))
+    assert relative_error(rot32, jit_call(model32, x32, samples=s32)) < 1e-5
 
 
 def test_fresh_samples_per_key_and_fixed_eval_set():
     model = _model("SL2")
     x = jax.random.uniform(jax.random.key(0), (2, 12, 12))
-    np.testing.assert_array_equal(model(x), model(x))  # the fixed evaluation set
-    a, b = model(x, key=jax.random.key(1)), model(x, key=jax.random.key(2))
+    np.testing.assert_array_equal(jit_call(model, x), jit_call(model, x))  # the fixed evaluation set
+    a, b = jit_call(model, x, key=jax.random.key(1)), jit_call(model, x, key=jax.random.key(2))
     assert float(jnp.max(jnp.abs(a - b))) > 1e-6
     assert model.draw_samples(None).elements.shape == (4, 2, 2)
     assert model.draw_samples(jax.random.key(0)).elements.shape == (3, 2, 2)
@@ -174,9 +174,9 @@ def test_sample_pooling_max_is_the_largest_sample():
     mean, best = _model("SL2"), _model("SL2", sample_pooling="max")
     x = jax.random.uniform(jax.random.key(0), (2, 12, 12))
     one = mean.draw_samples(jax.random.key(1), num=1)
-    np.testing.assert_array_equal(best.features(x, one), mean.features(x, one))
+    np.testing.assert_array_equal(jit_call(best, x, one, method="features"), jit_call(mean, x, one, method="features"))
     many = mean.draw_samples(jax.random.key(1), num=6)
-    gap = best.features(x, many) - mean.features(x, many)
+    gap = jit_call(best, x, many, method="features") - jit_call(mean, x, many, method="features")
     assert float(gap.min()) >= 0 and float(gap.max()) > 1e-3
 
 
@@ -267,9 +267,9 @@ def test_layer_features_end_in_features_and_locate_the_grid_error(options):
         model = _model("SL2", **options)
         x = jnp.zeros((2, 24, 24), jnp.float64).at[:, 8:16, 9:15].set(jax.random.uniform(jax.random.key(5), (2, 8, 6)))
         s = model.draw_samples(None, jnp.float64)
-        layers = model.layer_features(x, s)
+        layers = jit_call(model, x, s, method="layer_features")
         assert [f.shape for f in layers] == [(2, 3), (2, 4), (2, 5)]
-        np.testing.assert_array_equal(layers[-1], model.features(x, s))
+        np.testing.assert_array_equal(layers[-1], jit_call(model, x, s, method="features"))
         # A grid symmetry moves nothing off the grid: every layer exact. A 20-degree rotation does.
         exact = moved_per_layer(model, np.asarray(x), np.stack([ROT90] * 2), num=4)
         assert max(exact) < 1e-6  # the resampler works in float32 (measured ~1.5e-7)

@@ -19,7 +19,7 @@ from geojax.nn import (
     orient_by_moments,
     whiten_by_moments,
 )
-from tests.conftest import relative_error
+from tests.conftest import jit_call, relative_error
 
 ROT90 = np.array([[0.0, -1.0], [1.0, 0.0]])  # p -> R p in (row, col) coordinates is np.rot90
 
@@ -87,12 +87,12 @@ def test_centred_affine_net_is_shift_invariant_and_still_rotation_equivariant(gr
         model, plain = AffineConvNet(center_input=True, **kw), AffineConvNet(**kw)
         s = model.draw_samples(jax.random.key(1), jnp.float64)
         x = jnp.zeros((2, 40, 40), jnp.float64).at[:, 14:22, 16:24].set(jax.random.uniform(jax.random.key(3), (2, 8, 8)))
-        logits = model(x, samples=s)
+        logits = jit_call(model, x, samples=s)
         # Any integer shift (not only multiples of the pooling stride): exact with centring, not without.
         for shift in [(3, -5), (-1, 2)]:
-            assert relative_error(model(jnp.roll(x, shift, axis=(1, 2)), samples=s), logits) < 1e-12
-        assert relative_error(plain(jnp.roll(x, (3, -5), axis=(1, 2)), samples=s), plain(x, samples=s)) > 1e-4
-        rotated = model(jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
+            assert relative_error(jit_call(model, jnp.roll(x, shift, axis=(1, 2)), samples=s), logits) < 1e-12
+        assert relative_error(jit_call(plain, jnp.roll(x, (3, -5), axis=(1, 2)), samples=s), jit_call(plain, x, samples=s)) > 1e-4
+        rotated = jit_call(model, jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
         assert relative_error(rotated, logits) < 1e-12
 
 
@@ -190,13 +190,13 @@ def test_whitened_models_commute_with_90_degree_rotations():
         model = AffineConvNet(whiten_std=4.0, rngs=nnx.Rngs(0), **kw)
         s = model.draw_samples(jax.random.key(1), jnp.float64)
         x = _blobs(jax.random.key(7), n=2, size=32)
-        logits = model(x, samples=s)
-        moved = model(jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
+        logits = jit_call(model, x, samples=s)
+        moved = jit_call(model, jnp.rot90(x, axes=(1, 2)), samples=lie.translate(model.group, s, jnp.asarray(ROT90)))
         assert relative_error(moved, logits) < 1e-10
         # The whitening runs inside: the same weights without it, on pre-whitened input.
         plain = AffineConvNet(rngs=nnx.Rngs(0), **kw)
-        assert relative_error(plain(whiten_by_moments(x, 4.0), samples=s), logits) < 1e-12
-        assert relative_error(plain(x, samples=s), logits) > 1e-3
+        assert relative_error(jit_call(plain, whiten_by_moments(x, 4.0), samples=s), logits) < 1e-12
+        assert relative_error(jit_call(plain, x, samples=s), logits) > 1e-3
         cnn = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, whiten_std=4.0, rngs=nnx.Rngs(0))
         raw = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, rngs=nnx.Rngs(0))
         assert relative_error(cnn(x), raw(whiten_by_moments(x, 4.0))) < 1e-12
@@ -273,13 +273,13 @@ def test_oriented_models_read_the_orientation_and_bad_options():
         x = _blobs(jax.random.key(10), n=2, size=32)
         turned = jnp.rot90(x, axes=(1, 2))
         # The pooled features see the canonical image only: the same for a turned input and the same samples.
-        np.testing.assert_allclose(model.features(turned, s), model.features(x, s), atol=1e-10)
+        np.testing.assert_allclose(jit_call(model, turned, s, method="features"), jit_call(model, x, s, method="features"), atol=1e-10)
         # The head reads (f, f cos phi, f sin phi): a turned input changes the logits only through phi.
         _, orientation = orient_by_moments(x, 4.0)
-        f = model.features(x, s)
+        f = jit_call(model, x, s, method="features")
         want = model.head(jnp.concatenate([f, f * orientation[:, :1], f * orientation[:, 1:]], -1))
-        assert relative_error(model(x, samples=s), want) < 1e-12
-        assert relative_error(model(turned, samples=s), want) > 1e-3
+        assert relative_error(jit_call(model, x, samples=s), want) < 1e-12
+        assert relative_error(jit_call(model, turned, samples=s), want) > 1e-3
         cnn = SmallCNN(n_classes=3, widths=(4, 5), kernel_size=3, whiten_std=4.0, orient=True, rngs=nnx.Rngs(0))
         assert cnn.head.in_features == 3 * 5 and np.all(np.isfinite(cnn(x)))
     with pytest.raises(ValueError, match="orient=True needs whiten_std"):

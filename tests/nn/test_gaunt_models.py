@@ -12,7 +12,7 @@ from geojax.nn.gaunt_conv import GauntConv, ManyBody, PathFactors, cg_aggregate,
 from geojax.nn.graph import dense_pairs
 from geojax.nn.spherical import degree_index, gate_activation, norm_activation, spherical_linear
 from geojax.tp import gaunt_path_weights, gaunt_paths, gaunt_tensor_product, separable_path_weights
-from tests.conftest import relative_error
+from tests.conftest import jit_call, relative_error
 
 L = 2
 
@@ -157,7 +157,8 @@ def test_path_factors_start_as_the_gaunt_product_and_learn(rng, module):
     shared = nnx.state(plain, nnx.Param)
     nnx.update(ranked, shared)
     assert relative_error(call(ranked), call(plain)) < 1e-12
-    grad_of = lambda name: np.asarray(getattr(nnx.grad(lambda m: jnp.sum(call(m) ** 2))(ranked).path_factors, name)[...])  # noqa: E731
+    grad = nnx.jit(nnx.grad(lambda m: jnp.sum(call(m) ** 2)))
+    grad_of = lambda name: np.asarray(getattr(grad(ranked).path_factors, name)[...])  # noqa: E731
     assert np.abs(grad_of("w")[1:]).min() > 0  # the extra terms' w = 0 moves at once...
     ranked.path_factors.w[...] = ranked.path_factors.w[...].at[1:].set(0.5)
     assert relative_error(call(ranked), call(plain)) > 1e-3
@@ -267,7 +268,7 @@ def test_gaunt_and_cg_twins_agree_at_initialisation_and_cg_path_weights_learn(rn
     e_g, f_g = energy_and_forces(gaunt, pos, species)
     e_c, f_c = energy_and_forces(cg, pos, species)
     assert relative_error(e_c, e_g) < 1e-12 and relative_error(f_c, f_g) < 1e-11
-    grads = nnx.grad(lambda m: jnp.sum(m.energy(pos, species) ** 2))(cg)
+    grads = nnx.jit(nnx.grad(lambda m: jnp.sum(m.energy(pos, species) ** 2)))(cg)
     path_grad = grads["blocks"][0]["conv"]["path_weights"][...]
     assert np.abs(np.asarray(path_grad)).max() > 0
 
@@ -323,13 +324,13 @@ def test_bad_input_raises_naming_the_argument(rng):
 
 def _check_dynamics_equivariance(model, pos, vel, charges, rng, seed: int):
     """Assert O(3) x translation and permutation equivariance of a dynamics model; return its output."""
-    out = model(pos, vel, charges)
+    out = jit_call(model, pos, vel, charges)
     for k, reflect in enumerate((False, True)):
         R = random_orthogonal(jax.random.key(seed + k), reflect)
         t = jnp.asarray(rng.normal(size=3))
-        assert relative_error(model(pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
+        assert relative_error(jit_call(model, pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
     perm = rng.permutation(pos.shape[-2])
-    assert relative_error(model(pos[:, perm], vel[:, perm], charges[:, perm]), out[:, perm]) < 1e-12
+    assert relative_error(jit_call(model, pos[:, perm], vel[:, perm], charges[:, perm]), out[:, perm]) < 1e-12
     return out
 
 
@@ -341,7 +342,7 @@ def test_dynamics_is_e3_and_permutation_equivariant(rng, product):
     model = GauntDynamics(channels=4, lmax=L, layers=2, correlation=2, distinct_factors=True, product=product, rngs=nnx.Rngs(1))
     assert len(model.blocks[0].many_body.factor_mixes) == 1
     out = _check_dynamics_equivariance(model, pos, vel, charges, rng, seed=20)
-    assert relative_error(model(pos, vel, -charges), out) > 1e-8 or relative_error(model(pos, vel, charges * 0.5), out) > 1e-8
+    assert relative_error(jit_call(model, pos, vel, -charges), out) > 1e-8 or relative_error(jit_call(model, pos, vel, charges * 0.5), out) > 1e-8
 
 
 def test_dynamics_without_charge_node_features_is_invariant_to_flipping_every_charge(rng):
@@ -350,10 +351,10 @@ def test_dynamics_without_charge_node_features_is_invariant_to_flipping_every_ch
     charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(2, 5)))
     flip_invariant = GauntDynamics(channels=4, lmax=L, layers=2, charge_node_features=False, rngs=nnx.Rngs(3))
     signed = GauntDynamics(channels=4, lmax=L, layers=2, rngs=nnx.Rngs(3))
-    out = flip_invariant(pos, vel, charges)
-    assert relative_error(flip_invariant(pos, vel, -charges), out) < 1e-12
-    assert relative_error(flip_invariant(pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6  # one charge still matters
-    assert relative_error(signed(pos, vel, -charges), signed(pos, vel, charges)) > 1e-6
+    out = jit_call(flip_invariant, pos, vel, charges)
+    assert relative_error(jit_call(flip_invariant, pos, vel, -charges), out) < 1e-12
+    assert relative_error(jit_call(flip_invariant, pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6  # one charge still matters
+    assert relative_error(jit_call(signed, pos, vel, -charges), jit_call(signed, pos, vel, charges)) > 1e-6
 
 
 def test_dynamics_with_charge_radial_features(rng):
@@ -362,12 +363,12 @@ def test_dynamics_with_charge_radial_features(rng):
     charges = jnp.asarray(rng.choice([-1.0, 1.0], size=(2, 5)))
     model = GauntDynamics(channels=4, lmax=L, layers=2, num_radial=6, charge_radial=True, charge_node_features=False, rngs=nnx.Rngs(4))
     assert model.blocks[0].conv.radial.layers[0].in_features == 2 * 6 + 1  # basis, q_i q_j, q_i q_j * basis
-    out = model(pos, vel, charges)
+    out = jit_call(model, pos, vel, charges)
     R = random_orthogonal(jax.random.key(30), True)
     t = jnp.asarray(rng.normal(size=3))
-    assert relative_error(model(pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
-    assert relative_error(model(pos, vel, -charges), out) < 1e-12  # still only products of charges
-    assert relative_error(model(pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6
+    assert relative_error(jit_call(model, pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
+    assert relative_error(jit_call(model, pos, vel, -charges), out) < 1e-12  # still only products of charges
+    assert relative_error(jit_call(model, pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6
 
 
 def test_dynamics_with_velocity_attributes_is_equivariant_and_twins_agree(rng):
@@ -377,11 +378,11 @@ def test_dynamics_with_velocity_attributes_is_equivariant_and_twins_agree(rng):
     gaunt = GauntDynamics(channels=4, lmax=L, layers=2, velocity_attributes=True, rngs=nnx.Rngs(5))
     cg = GauntDynamics(channels=4, lmax=L, layers=2, velocity_attributes=True, product="cg", rngs=nnx.Rngs(5))
     out = _check_dynamics_equivariance(gaunt, pos, vel, charges, rng, seed=40)
-    assert relative_error(cg(pos, vel, charges), out) < 1e-12  # same parameters, products equal at init
+    assert relative_error(jit_call(cg, pos, vel, charges), out) < 1e-12  # same parameters, products equal at init
     silent = nnx.clone(gaunt)  # the same model with the attribute products switched off
     nnx.update(silent.attributes, jax.tree.map(jnp.zeros_like, nnx.state(silent.attributes)))
-    assert relative_error(silent(pos, vel, charges), out) > 1e-6
-    grads = nnx.grad(lambda m: jnp.sum(m(pos, vel, charges) ** 2))(cg)
+    assert relative_error(jit_call(silent, pos, vel, charges), out) > 1e-6
+    grads = nnx.jit(nnx.grad(lambda m: jnp.sum(m(pos, vel, charges) ** 2)))(cg)
     assert np.abs(np.asarray(grads["attributes"][0]["path_weights"][...])).max() > 0
 
 
@@ -395,14 +396,14 @@ def test_dynamics_with_position_updates_is_equivariant_and_moves_the_geometry(rn
     # with every read-out zero the integrator is x + s v (the velocity steps add up to one)
     still = nnx.clone(model)
     nnx.update(still.out, jax.tree.map(jnp.zeros_like, nnx.state(still.out)))
-    assert relative_error(still(pos, vel, charges), pos + vel) < 1e-14
+    assert relative_error(jit_call(still, pos, vel, charges), pos + vel) < 1e-14
     # the last block sees the moved geometry: changing the first read-out changes what later blocks compute
     nudged = nnx.clone(model)
     nnx.update(nudged.out[0], jax.tree.map(lambda w: 1.1 * w, nnx.state(nudged.out[0])))
-    first_only = relative_error(nudged(pos, vel, charges) - out, 0.1 * (model.out[0](_first_block_state(model, pos, vel, charges))[..., 0, 1:4]))
+    first_only = relative_error(jit_call(nudged, pos, vel, charges) - out, 0.1 * (model.out[0](_first_block_state(model, pos, vel, charges))[..., 0, 1:4]))
     assert first_only > 1e-6
     single = GauntDynamics(channels=4, lmax=L, layers=1, position_updates=True, product=product, rngs=nnx.Rngs(6))
-    assert single(pos, vel, charges).shape == pos.shape
+    assert jit_call(single, pos, vel, charges).shape == pos.shape
 
 
 def _first_block_state(model, pos, vel, charges):

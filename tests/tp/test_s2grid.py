@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 from geojax.so3.tables import gauss_legendre, s2_grid_shape
-from geojax.tp.s2grid import gaunt_s2grid, grid_major_to_sh, sh_to_grid_major, with_batch_rank
+from geojax.tp.dense import gaunt_dense
+from geojax.tp.s2grid import _gaunt_s2grid_paired, gaunt_s2grid, grid_major_to_sh, sh_to_grid_major, with_batch_rank
 from tests.conftest import relative_error
+
+# The kernels are called jitted: op by op, every op of every new shape compiles a program of its own.
+_s2grid = jax.jit(gaunt_s2grid, static_argnums=(1, 3, 4))
+_dense = jax.jit(gaunt_dense, static_argnums=(1, 3, 4))
+_paired = jax.jit(_gaunt_s2grid_paired, static_argnums=(2, 3))
 
 
 @pytest.fixture(autouse=True)
@@ -50,14 +56,14 @@ def test_projection_inverts_the_transform_on_an_exact_grid(lmax, rng):
 def test_product_broadcasts_leading_axes_of_different_rank(rng):
     x = jnp.asarray(rng.normal(size=(3, 1, 16)))  # L = 3, leading (3, 1)
     y = jnp.asarray(rng.normal(size=(5, 9)))  # L = 2, leading (5,)
-    out = gaunt_s2grid(x, 3, y, 2, 5)
+    out = _s2grid(x, 3, y, 2, 5)
     assert out.shape == (3, 5, 36)
     for a in range(3):
         for b in range(5):
-            single = gaunt_s2grid(x[a, 0], 3, y[b], 2, 5)
+            single = _s2grid(x[a, 0], 3, y[b], 2, 5)
             assert relative_error(out[a, b], single) < 1e-13
     # unbatched inputs: no batch axes at all
-    assert gaunt_s2grid(x[0, 0], 3, y[0], 2, 5).shape == (36,)
+    assert _s2grid(x[0, 0], 3, y[0], 2, 5).shape == (36,)
 
 
 def test_with_batch_rank_pads_after_the_grid_axes():
@@ -111,12 +117,10 @@ def test_parity_halves_rebuild_the_full_grid(lmax, bandwidth, rng):
                                               (3, 4, 5), (6, 1, 9), (8, 8, 16)])
 def test_parity_folded_product_equals_the_dense_product_float64(lx, ly, lmax_out, rng):
     """Every combination of even / odd degrees and output degrees below, at and above lx + ly."""
-    from geojax.tp.dense import gaunt_dense
-
     x = jnp.asarray(rng.normal(size=(4, (lx + 1) ** 2)))
     y = jnp.asarray(rng.normal(size=(4, (ly + 1) ** 2)))
-    out = gaunt_s2grid(x, lx, y, ly, lmax_out)
-    ref = gaunt_dense(x, lx, y, ly, lmax_out)
+    out = _s2grid(x, lx, y, ly, lmax_out)
+    ref = _dense(x, lx, y, ly, lmax_out)
     assert out.shape == (4, (lmax_out + 1) ** 2)
     assert relative_error(out, ref) < 1e-12
     if lmax_out > lx + ly:  # degrees no product reaches stay exactly zero (up to round-off)
@@ -128,29 +132,25 @@ def test_parity_folded_product_equals_the_dense_product_float64(lx, ly, lmax_out
 def test_paired_kernel_equals_the_two_branch_kernel_and_the_dense_product_float64(lmax, lmax_out, lead, rng):
     """Same-shape, same-degree operands take the one-chain kernel; batches of 32 and 64 get padded
     columns, odd degrees make the odd-m class the larger one, ``lmax_out`` is below, at and above 2L."""
-    from geojax.tp.dense import gaunt_dense
-    from geojax.tp.s2grid import _gaunt_s2grid_paired
 
     x = jnp.asarray(rng.normal(size=lead + ((lmax + 1) ** 2,)))
     y = jnp.asarray(rng.normal(size=lead + ((lmax + 1) ** 2,)))
-    paired = gaunt_s2grid(x, lmax, y, lmax, lmax_out)
-    two_branch = gaunt_s2grid(x, lmax, y[None], lmax, lmax_out)[0]  # shapes differ: the general kernel
+    paired = _s2grid(x, lmax, y, lmax, lmax_out)
+    two_branch = _s2grid(x, lmax, y[None], lmax, lmax_out)[0]  # shapes differ: the general kernel
     assert paired.shape == lead + ((lmax_out + 1) ** 2,)
-    assert relative_error(paired, _gaunt_s2grid_paired(x, y, lmax, lmax_out)) == 0.0
+    assert relative_error(paired, _paired(x, y, lmax, lmax_out)) == 0.0
     assert relative_error(paired, two_branch) < 1e-13
-    assert relative_error(paired, gaunt_dense(x, lmax, y, lmax, lmax_out)) < 1e-12
+    assert relative_error(paired, _dense(x, lmax, y, lmax, lmax_out)) < 1e-12
 
 
 def test_paired_kernel_float32_and_unbatched(rng):
-    from geojax.tp.dense import gaunt_dense
-
     with jax.enable_x64(False):
         x, y = (jnp.asarray(rng.normal(size=(256, 81)), jnp.float32) for _ in range(2))
-        out = gaunt_s2grid(x, 8, y, 8, 16)
+        out = _s2grid(x, 8, y, 8, 16)
         assert out.dtype == jnp.float32
-    ref = gaunt_dense(jnp.asarray(x, jnp.float64), 8, jnp.asarray(y, jnp.float64), 8, 16)
+    ref = _dense(jnp.asarray(x, jnp.float64), 8, jnp.asarray(y, jnp.float64), 8, 16)
     assert relative_error(out, ref) < 2e-6
-    assert relative_error(gaunt_s2grid(x[0], 8, y[0], 8, 16), out[0]) < 2e-6  # no batch axes
+    assert relative_error(_s2grid(x[0], 8, y[0], 8, 16), out[0]) < 2e-6  # no batch axes
 
 
 @pytest.mark.parametrize("batch, cols", [(0, 0), (1, 1), (31, 31), (32, 40), (200, 200), (256, 264), (240, 240), (1024, 1032)])
@@ -174,13 +174,11 @@ def test_padding_rows_gives_a_multiple_of_8_not_of_32(rows, row_size, extra):
 def test_two_branch_kernel_with_padded_rows_equals_the_dense_product_float64(x_shape, y_shape, rng):
     """Broadcast batches of a multiple of 32 signals get zero rows on the operands that span the
     first batch axis (:func:`padding_rows`); the result is cut back and unchanged."""
-    from geojax.tp.dense import gaunt_dense
-
     x = jnp.asarray(rng.normal(size=x_shape + (16,)))  # L = 3
     y = jnp.asarray(rng.normal(size=y_shape + (9,)))  # L = 2
-    out = gaunt_s2grid(x, 3, y, 2, 4)
+    out = _s2grid(x, 3, y, 2, 4)
     assert out.shape == jnp.broadcast_shapes(x_shape, y_shape) + (25,)
-    assert relative_error(out, gaunt_dense(x, 3, y, 2, 4)) < 1e-12
+    assert relative_error(out, _dense(x, 3, y, 2, 4)) < 1e-12
 
 
 @pytest.mark.parametrize("rows, values, row_size, budget, chunk", [
@@ -220,19 +218,21 @@ def test_chunked_products_equal_the_dense_product_float64(lx, ly, lmax_out, x_sh
     """Batches beyond CPU_CHUNK_VALUES run in chunks (a loop in the jaxpr), the last one
     overlapping, with the same result and gradient as in one piece."""
     from geojax.tp import s2grid
-    from geojax.tp.dense import gaunt_dense
 
     x = jnp.asarray(rng.normal(size=x_shape + ((lx + 1) ** 2,)))
     y = jnp.asarray(rng.normal(size=y_shape + ((ly + 1) ** 2,)))
     w = jnp.asarray(rng.normal(size=jnp.broadcast_shapes(x_shape, y_shape) + ((lmax_out + 1) ** 2,)))
-    whole = gaunt_s2grid(x, lx, y, ly, lmax_out)
-    grad_whole = jax.grad(lambda a, b: jnp.sum(w * gaunt_s2grid(a, lx, b, ly, lmax_out)), (0, 1))(x, y)
+
+    def value_and_grad():  # jitted afresh on each call (a new function), so it sees CPU_CHUNK_VALUES as it is now
+        product = jax.jit(lambda a, b: gaunt_s2grid(a, lx, b, ly, lmax_out))
+        return product(x, y), jax.jit(jax.grad(lambda a, b: jnp.sum(w * product(a, b)), (0, 1)))(x, y)
+
+    whole, grad_whole = value_and_grad()
     monkeypatch.setattr(s2grid, "CPU_CHUNK_VALUES", 1000)
     assert "scan" in str(jax.make_jaxpr(lambda a, b: gaunt_s2grid(a, lx, b, ly, lmax_out))(x, y))  # the chunk loop
-    chunked = gaunt_s2grid(x, lx, y, ly, lmax_out)
-    grad_chunked = jax.grad(lambda a, b: jnp.sum(w * gaunt_s2grid(a, lx, b, ly, lmax_out)), (0, 1))(x, y)
+    chunked, grad_chunked = value_and_grad()
     assert chunked.shape == whole.shape
-    assert relative_error(chunked, gaunt_dense(x, lx, y, ly, lmax_out)) < 1e-12
+    assert relative_error(chunked, _dense(x, lx, y, ly, lmax_out)) < 1e-12
     assert relative_error(chunked, whole) < 1e-13
     for g_chunked, g_whole in zip(grad_chunked, grad_whole):
         assert relative_error(g_chunked, g_whole) < 1e-13
