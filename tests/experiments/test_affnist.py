@@ -15,6 +15,7 @@ from experiments.affnist import AffNISTTask
 from experiments.registry import get_task
 from geojax.data.affnist import params_from_affine, random_affine_maps
 from geojax.train import load_trained_model, train_and_evaluate
+from tests.conftest import jit_call
 
 pytest.importorskip("mlxtend")
 
@@ -91,7 +92,7 @@ def test_quick_run_through_the_trainer_and_reload(tmp_path, variant):
     step, model = load_trained_model(config, tmp_path / "run", AffNISTTask())
     assert step == config.train.steps
     x = np.zeros((2, 40, 40), np.float32) + np.linspace(0, 1, 40, dtype=np.float32)
-    np.testing.assert_array_equal(model(x), result.model(x))
+    np.testing.assert_array_equal(jit_call(model, x), jit_call(result.model, x))
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_trained_model(config, tmp_path / "empty", AffNISTTask())
 

@@ -16,6 +16,7 @@ from experiments.tsp import TSPModel, TSPTask, random_similarities
 from geojax.data.tsp import is_permutation, tour_length
 from geojax.nn.tsp_policy import TSPPolicy, tour_lengths
 from geojax.train import train_and_evaluate
+from tests.conftest import jit_call
 
 _spec = importlib.util.spec_from_file_location("_tsp_config", Path(__file__).resolve().parents[2] / "configs" / "tsp.py")
 _cfg = importlib.util.module_from_spec(_spec)
@@ -34,14 +35,14 @@ def _starts(b, n):
 def test_rollouts_are_permutations_from_their_starts():
     x = jax.random.uniform(jax.random.key(0), (3, 9, 2))
     for key in (None, jax.random.key(1)):
-        tours, log_prob = _model()(x, _starts(3, 9), key)
+        tours, log_prob = jit_call(_model(), x, _starts(3, 9), key)
         assert tours.shape == (3, 9, 9) and log_prob.shape == (3, 9)
         assert np.all(is_permutation(np.asarray(tours)))
         np.testing.assert_array_equal(tours[..., 0], _starts(3, 9))
         assert np.all(np.asarray(log_prob) <= 1e-6)
-    greedy = _model()(x, _starts(3, 9)).tours
-    np.testing.assert_array_equal(greedy, _model()(x, _starts(3, 9)).tours)
-    sampled = [_model()(x, _starts(3, 9), jax.random.key(k)).tours for k in range(3)]
+    greedy = jit_call(_model(), x, _starts(3, 9)).tours
+    np.testing.assert_array_equal(greedy, jit_call(_model(), x, _starts(3, 9)).tours)
+    sampled = [jit_call(_model(), x, _starts(3, 9), jax.random.key(k)).tours for k in range(3)]
     assert any(np.any(np.asarray(s) != np.asarray(greedy)) for s in sampled)
 
 
@@ -62,11 +63,11 @@ def test_tinv_tours_are_invariant_and_raw_tours_are_not():
     np.testing.assert_allclose(dm, ratio[:, None, None] * d, rtol=1e-10, atol=1e-12)
     with jax.enable_x64(True):
         tinv = _model("tinv")
-        a = tinv(jnp.asarray(x), _starts(16, 12)).tours
-        b = tinv(jnp.asarray(moved), _starts(16, 12)).tours
+        a = jit_call(tinv, jnp.asarray(x), _starts(16, 12)).tours
+        b = jit_call(tinv, jnp.asarray(moved), _starts(16, 12)).tours
         np.testing.assert_array_equal(a, b)
         raw = _model("raw")
-        assert np.any(np.asarray(raw(jnp.asarray(x), _starts(16, 12)).tours) != np.asarray(raw(jnp.asarray(moved), _starts(16, 12)).tours))
+        assert np.any(np.asarray(jit_call(raw, jnp.asarray(x), _starts(16, 12)).tours) != np.asarray(jit_call(raw, jnp.asarray(moved), _starts(16, 12)).tours))
 
 
 def test_reinforce_loss_and_gradients_are_finite():

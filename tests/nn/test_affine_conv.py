@@ -64,14 +64,15 @@ def test_lifting_equals_point_set_estimator(group_name):
         # The envelope must fit in the stencil for the two to agree: |g| * radius <= 3.
         assert float(jnp.max(jnp.linalg.norm(s.elements, ord=2, axis=(1, 2)))) * 2.0 < 3.0
         x = jax.random.normal(jax.random.key(3), (1, 9, 8, 2), jnp.float64)
-        got = layer(x, s).values[0]  # [9, 8, M, 3]
+        got = jit_call(layer, x, s).values[0]  # [9, 8, M, 3]
 
         def kernel(u):
             k = layer.kernel_fn(u / layer.radius) * envelope(u, layer.radius)[..., None] / math.sqrt(layer.fan_in)
             return k.reshape(u.shape[:-1] + (2, 3))
 
         pts = _pixels(9, 8)
-        ref = lie.lifting_conv(kernel, group, x[0].reshape(-1, 2), pts, np.ones(len(pts)), pts, s).values
+        # the reference jitted as well: op by op its many small ops compile one by one
+        ref = jax.jit(lambda: lie.lifting_conv(kernel, group, x[0].reshape(-1, 2), pts, np.ones(len(pts)), pts, s).values)()
         ref = ref + layer.bias[...]
         assert relative_error(got.reshape(-1, 4, 3), ref) < 1e-12
 
@@ -84,7 +85,7 @@ def test_group_conv_equals_point_set_estimator(group_name):
         h = _samples(group, 3, 4, **params)
         g = _samples(group, 2, 5, **params)  # a different output sample set
         v = jax.random.normal(jax.random.key(6), (1, 7, 6, 3, 2), jnp.float64)
-        got = layer(lie.GroupFeatures(v, h), g)
+        got = jit_call(layer, lie.GroupFeatures(v, h), g)
         np.testing.assert_array_equal(got.samples.elements, g.elements)
         w = lie.importance_weights(h) / jnp.abs(jnp.linalg.det(h.elements))
         norm = 1.0 / (jnp.sum(w) * math.sqrt(layer.fan_in))  # the layer normalizes the weights to sum 1
@@ -95,7 +96,7 @@ def test_group_conv_equals_point_set_estimator(group_name):
             return layer.kernel_values(u, rel) * (envelope(u, layer.radius) * norm)[..., None, None]
 
         pts = _pixels(7, 6)
-        ref = lie.group_conv(kernel, group, lie.GroupFeatures(v[0].reshape(-1, 3, 2), h), pts, np.ones(len(pts)), pts, g).values
+        ref = jax.jit(lambda: lie.group_conv(kernel, group, lie.GroupFeatures(v[0].reshape(-1, 3, 2), h), pts, np.ones(len(pts)), pts, g).values)()
         assert relative_error(got.values[0].reshape(-1, 2, 3), ref + layer.bias[...]) < 1e-12
 
 
