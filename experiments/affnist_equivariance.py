@@ -21,6 +21,7 @@ divided by the RMS of the features):
 from __future__ import annotations
 
 import argparse
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,11 @@ from geojax.data.affnist import (
     random_affine_maps,
 )
 from geojax.lie import translate
+
+
+# Compiled once per model structure and input shape, across calls (the parameters are arguments).
+_features = nnx.jit(lambda model, x, samples: model.features(x, samples))
+_layer_features = nnx.jit(lambda model, x, samples: model.layer_features(x, samples))
 
 
 def _sample_sets(model, num: int, seed: int):
@@ -58,7 +64,7 @@ def _relative_change(other, base) -> float:
 def measure(model, images: np.ndarray, A: np.ndarray, num: int, seed: int = 0) -> dict[str, float]:
     """The three relative errors of the module docstring for ``num`` samples (one map per image)."""
     s1, s2 = _sample_sets(model, num, seed)
-    f = jax.jit(model.features)
+    f = functools.partial(_features, model)
     base = f(jnp.asarray(images), s1)
     moved, moved_images = _moved(f, model, images, A, s1)
     return {
@@ -72,7 +78,7 @@ def moved_per_layer(model, images: np.ndarray, A: np.ndarray, num: int, seed: in
     """The ``moved`` error of :meth:`AffineConvNet.layer_features`, one value per layer; the same
     sample set as :func:`measure`, so the last value is its ``moved``."""
     samples, _ = _sample_sets(model, num, seed)
-    f = jax.jit(model.layer_features)
+    f = functools.partial(_layer_features, model)
     moved, _ = _moved(f, model, images, A, samples)
     return [_relative_change(m, b) for m, b in zip(moved, f(jnp.asarray(images), samples))]
 

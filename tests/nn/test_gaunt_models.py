@@ -1,5 +1,7 @@
 """E(3) Gaunt layers and models: equivariance, Gaunt == CG twin at initialisation, forces, bad input."""
 
+import functools
+
 import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
@@ -27,6 +29,7 @@ def x64():
         yield
 
 
+@functools.partial(jax.jit, static_argnums=2)  # e3nn's Wigner matrices op by op are slow
 def rotate_signals(h, R, lmax):
     """Act with O(3) element R on spherical channels [..., (lmax+1)**2] (irreps 0e+1o+2e...)."""
     D = e3nn.s2_irreps(lmax).D_from_matrix(R)
@@ -45,6 +48,7 @@ def test_spherical_linear_and_activations_are_equivariant(rng):
     gates = jnp.asarray(rng.normal(size=(3, 4, L)))
     bias = jnp.asarray(rng.normal(size=(4, L)))
     for f in (lambda x: spherical_linear(x, w), lambda x: gate_activation(x, gates), lambda x: norm_activation(x, bias)):
+        f = jax.jit(f)
         assert relative_error(f(rotate_signals(h, R, L)), rotate_signals(f(h), R, L)) < 1e-12
     # a map that mixes degrees is not equivariant: the test can fail
     mix = lambda x: x @ jnp.asarray(rng.normal(size=(9, 9)))  # noqa: E731
@@ -59,13 +63,18 @@ def _graph(rng, batch=2, n=5):
     return pos, sh, mask
 
 
+# the aggregates jitted, as the models run them (op by op e3nn's CG products compile one by one)
+_gaunt_aggregate = jax.jit(gaunt_aggregate, static_argnames=("lmax_out", "method"))
+_cg_aggregate = jax.jit(cg_aggregate, static_argnames="lmax_out")
+
+
 @pytest.mark.parametrize("method", ["fourier", "s2grid"])
 def test_gaunt_aggregate_equals_edge_by_edge_products_and_the_cg_twin(rng, method):
     pos, sh, mask = _graph(rng)
     batch, n, channels = 2, 5, 3
     h = jnp.asarray(rng.normal(size=(batch, n, channels, (L + 1) ** 2)))
     radial = jnp.asarray(rng.normal(size=(batch, n, n, channels, L + 1)))
-    out = gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method)
+    out = _gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method)
     filters = radial[..., degree_index(L)] * sh[..., None, :]
     ref = np.zeros(out.shape)
     for b in range(batch):
@@ -75,7 +84,7 @@ def test_gaunt_aggregate_equals_edge_by_edge_products_and_the_cg_twin(rng, metho
                     ref[b, i] += np.asarray(gaunt_tensor_product(h[b, j], filters[b, i, j], lmax_out=L, method="dense"))
     assert np.asarray(mask).sum() > 10 and not np.asarray(mask).all()
     assert relative_error(out, ref) < 1e-12
-    twin = cg_aggregate(h, sh, radial, mask, jnp.asarray(gaunt_path_weights(L, L, L)), lmax_out=L)
+    twin = _cg_aggregate(h, sh, radial, mask, jnp.asarray(gaunt_path_weights(L, L, L)), lmax_out=L)
     assert relative_error(twin, ref) < 1e-12
 
 
@@ -90,20 +99,20 @@ def test_rank_k_gaunt_aggregate_equals_the_cg_twin_with_separable_path_weights(r
     h = jnp.asarray(rng.normal(size=(batch, n, channels, (L + 1) ** 2)))
     radial = jnp.asarray(rng.normal(size=(batch, n, n, channels, L + 1)))
     factors = _factors(rng, 3, L, L, L)
-    out = gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method, path_factors=factors)
+    out = _gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method, path_factors=factors)
     weights = separable_path_weights(*factors, L, L, L)
-    assert relative_error(out, cg_aggregate(h, sh, radial, mask, weights, lmax_out=L)) < 1e-12
+    assert relative_error(out, _cg_aggregate(h, sh, radial, mask, weights, lmax_out=L)) < 1e-12
     # the sum of K scaled Gaunt products, term by term (independent of the vectorised path)
     scale = lambda f, k: f[k][degree_index(L)]  # noqa: E731
-    terms = sum(scale(factors[2], k) * gaunt_aggregate(h * scale(factors[0], k), sh, radial * factors[1][k], mask, lmax_out=L, method=method) for k in range(3))
+    terms = sum(scale(factors[2], k) * _gaunt_aggregate(h * scale(factors[0], k), sh, radial * factors[1][k], mask, lmax_out=L, method=method) for k in range(3))
     assert relative_error(out, terms) < 1e-12
     # unit factors of rank 1 are the plain product; other factors change it
     ones = tuple(jnp.ones((1, L + 1)) for _ in range(3))
-    plain = gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method)
-    assert relative_error(gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method, path_factors=ones), plain) < 1e-12
+    plain = _gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method)
+    assert relative_error(_gaunt_aggregate(h, sh, radial, mask, lmax_out=L, method=method, path_factors=ones), plain) < 1e-12
     assert relative_error(out, plain) > 1e-2
     with pytest.raises(ValueError, match="path factors w"):
-        gaunt_aggregate(h, sh, radial, mask, lmax_out=L, path_factors=factors[:2] + (jnp.ones((2, L + 1)),))
+        _gaunt_aggregate(h, sh, radial, mask, lmax_out=L, path_factors=factors[:2] + (jnp.ones((2, L + 1)),))
 
 
 def test_separable_path_weights_formula_and_rank_two_fits_any_l2_weights(rng):
@@ -147,10 +156,10 @@ def test_path_factors_start_as_the_gaunt_product_and_learn(rng, module):
         h = jnp.asarray(rng.normal(size=(1, 5, 4, (L + 1) ** 2)))
         features = jnp.asarray(rng.normal(size=(1, 5, 5, 6)))
         make = lambda rank: GauntConv(4, L, 6, path_rank=rank, rngs=nnx.Rngs(1))  # noqa: E731
-        call = lambda m: m(h, sh, features, mask)  # noqa: E731
+        call = lambda m: jit_call(m, h, sh, features, mask)  # noqa: E731
     else:
         make = lambda rank: ManyBody(4, L, 2, distinct_factors=True, path_rank=rank, rngs=nnx.Rngs(1))  # noqa: E731
-        call = lambda m: m(a)  # noqa: E731
+        call = lambda m: jit_call(m, a)  # noqa: E731
     plain, ranked = make(1), make(3)
     assert plain.path_factors is None and isinstance(ranked.path_factors, PathFactors)
     # same function at initialisation: copy the shared parameters (the factors draw from the stream)
