@@ -13,7 +13,7 @@ from flax import nnx
 from experiments import affnist_sweep
 from experiments.affnist import AffNISTTask
 from experiments.registry import get_task
-from geojax.data.affnist import params_from_affine, random_affine_maps
+from geojax.data.affnist import params_from_affine
 from geojax.train import load_trained_model, train_and_evaluate
 from tests.conftest import jit_call
 
