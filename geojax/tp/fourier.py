@@ -44,34 +44,17 @@ def fft_size(minimum: int) -> int:
         n += 1
 
 
-def _complex_dtype(dtype) -> jnp.dtype:
-    return jnp.dtype(jnp.complex128 if jnp.dtype(dtype) == jnp.float64 else jnp.complex64)
-
-
-def sh_to_fourier(array: jnp.ndarray, lmax: int) -> jnp.ndarray:
-    """Array version of :func:`to_fourier` (no validation, computes in ``array.dtype``)."""
+def _spectrum_parts(array: jnp.ndarray, lmax: int, rows_u_from: int = 0) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """``(Re c, Im c)``, each ``[..., V+1 (v), n (u)]``, of the 2D Fourier spectrum of sphere signals
+    ``[..., (lmax+1)**2]``, for the rows ``u = rows_u_from - lmax .. lmax`` (0: all; ``lmax``:
+    ``u >= 0``); computed in ``array.dtype``, no validation."""
     tab = to_fourier_table(lmax)
     dtype = array.dtype
     padded = jnp.concatenate([array, jnp.zeros(array.shape[:-1] + (1,), dtype)], axis=-1)
-    per_m = padded[..., tab.gather]  # [..., m, l]
-    a = jnp.einsum("...ml,mlu->...mu", per_m, jnp.asarray(tab.theta, dtype))
-    re = a[..., tab.row_re, :] * jnp.asarray(tab.sign_re, dtype)[:, None]  # [..., v, u]
+    a = jnp.einsum("...ml,mlu->...mu", padded[..., tab.gather], jnp.asarray(tab.theta[:, :, rows_u_from:], dtype))
+    re = a[..., tab.row_re, :] * jnp.asarray(tab.sign_re, dtype)[:, None]
     im = a[..., tab.row_im, :] * jnp.asarray(tab.sign_im, dtype)[:, None]
-    return jnp.swapaxes(jax.lax.complex(re, im), -1, -2)
-
-
-def fourier_to_sh(coeffs: jnp.ndarray, lmax_out: int) -> jnp.ndarray:
-    """Array version of :func:`from_fourier` (no validation)."""
-    umax = (coeffs.shape[-2] - 1) // 2
-    width = coeffs.shape[-1]
-    if width < lmax_out + 1:  # higher azimuthal frequencies are zero
-        coeffs = jnp.pad(coeffs, [(0, 0)] * (coeffs.ndim - 1) + [(0, lmax_out + 1 - width)])
-    tab = from_fourier_table(umax, lmax_out)
-    dtype = coeffs.real.dtype
-    cols = jnp.swapaxes(coeffs[..., tab.vcol], -1, -2)  # [..., m, u]
-    stacked = jnp.concatenate([cols.real, cols.imag], axis=-1)
-    out = jnp.einsum("...mk,mkl->...ml", stacked, jnp.asarray(tab.table, dtype))
-    return out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., tab.scatter]
+    return re, im
 
 
 @functools.lru_cache(maxsize=64)
@@ -180,16 +163,6 @@ def torus_grid_size(bandwidths: tuple[int, ...], vmax: int) -> tuple[int, int]:
     return fft_size(2 * total + 1), fft_size(max(total + vmax + 1, 2 * max(bandwidths) + 1))
 
 
-def product_in_fourier(a: jnp.ndarray, b: jnp.ndarray, vmax: int | None = None) -> jnp.ndarray:
-    """Array version of :func:`fourier_product`; ``vmax`` crops the azimuthal frequencies kept."""
-    ua, ub = (a.shape[-2] - 1) // 2, (b.shape[-2] - 1) // 2
-    total = ua + ub
-    vmax = total if vmax is None else vmax
-    n_u, n_v = torus_grid_size((ua, ub), vmax)
-    values = torus_values(a, n_u, n_v) * torus_values(b, n_u, n_v)
-    return torus_coefficients(values, total, vmax)
-
-
 # --------------------------------------------------------------------------------------------
 # The half torus: products of signals continued from the sphere
 # --------------------------------------------------------------------------------------------
@@ -236,13 +209,9 @@ def sh_to_half_torus(array: jnp.ndarray, lmax: int, rows: int, n_v: int) -> jnp.
     :func:`half_torus_shape`, through its 2D Fourier spectrum (:func:`to_fourier`) of which only the
     rows ``u >= 0`` are formed: ``c[-u, v] = (-1)^v c[u, v]`` folds the sum over ``u``, and the real
     and imaginary parts go through the fold as separate real GEMMs (no complex arithmetic)."""
-    tab = to_fourier_table(lmax)
     dtype = array.dtype
     cos, sin, along_p = _half_torus_synthesis_tables(lmax, lmax, rows, n_v)
-    padded = jnp.concatenate([array, jnp.zeros(array.shape[:-1] + (1,), dtype)], axis=-1)
-    a = jnp.einsum("...ml,mlu->...mu", padded[..., tab.gather], jnp.asarray(tab.theta[:, :, lmax:], dtype))  # u >= 0
-    re = a[..., tab.row_re, :] * jnp.asarray(tab.sign_re, dtype)[:, None]  # Re c [..., v, u >= 0]
-    im = a[..., tab.row_im, :] * jnp.asarray(tab.sign_im, dtype)[:, None]
+    re, im = _spectrum_parts(array, lmax, rows_u_from=lmax)  # [..., v, u >= 0]
     # even v: d = cos @ c; odd v: d = i sin @ c, i.e. Re d = -sin @ Im c, Im d = sin @ Re c
     d_even = jnp.einsum("ju,...cvu->...cvj", jnp.asarray(cos, dtype), jnp.stack([re[..., 0::2, :], im[..., 0::2, :]], axis=-3))
     d_odd = jnp.einsum("ju,...cvu->...cvj", jnp.asarray(sin, dtype), jnp.stack([-im[..., 1::2, :], re[..., 1::2, :]], axis=-3))
@@ -323,7 +292,7 @@ def to_fourier(x) -> jnp.ndarray:
     """
     signal = read_signal(x, "x")
     _, dtype = compute_dtype(signal.array.dtype)
-    return sh_to_fourier(signal.array.astype(dtype), signal.lmax)
+    return jnp.swapaxes(jax.lax.complex(*_spectrum_parts(signal.array.astype(dtype), signal.lmax)), -1, -2)
 
 
 @functools.partial(jax.jit, static_argnames=("lmax_out",))
@@ -343,7 +312,15 @@ def from_fourier(coeffs: jnp.ndarray, lmax_out: int | None = None) -> jnp.ndarra
     """
     umax = _check_coeffs(coeffs, "coeffs")
     lmax_out = check_lmax_out(lmax_out, max(umax, 0) if lmax_out is None else 10**9)
-    return fourier_to_sh(coeffs, lmax_out)
+    width = coeffs.shape[-1]
+    if width < lmax_out + 1:  # higher azimuthal frequencies are zero
+        coeffs = jnp.pad(coeffs, [(0, 0)] * (coeffs.ndim - 1) + [(0, lmax_out + 1 - width)])
+    tab = from_fourier_table(umax, lmax_out)
+    dtype = coeffs.real.dtype
+    cols = jnp.swapaxes(coeffs[..., tab.vcol], -1, -2)  # [..., m, u]
+    stacked = jnp.concatenate([cols.real, cols.imag], axis=-1)
+    out = jnp.einsum("...mk,mkl->...ml", stacked, jnp.asarray(tab.table, dtype))
+    return out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))[..., tab.scatter]
 
 
 @functools.partial(jax.jit, static_argnames=("vmax",))
@@ -365,4 +342,6 @@ def fourier_product(a: jnp.ndarray, b: jnp.ndarray, *, vmax: int | None = None) 
     ua, ub = _check_coeffs(a, "a"), _check_coeffs(b, "b")
     vmax = check_lmax_out(vmax, ua + ub, "vmax")
     dtype = jnp.promote_types(a.dtype, b.dtype)
-    return product_in_fourier(a.astype(dtype), b.astype(dtype), vmax)
+    n_u, n_v = torus_grid_size((ua, ub), vmax)
+    values = torus_values(a.astype(dtype), n_u, n_v) * torus_values(b.astype(dtype), n_u, n_v)
+    return torus_coefficients(values, ua + ub, vmax)
