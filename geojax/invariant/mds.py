@@ -45,7 +45,7 @@ class InvariantInfo(NamedTuple):
         statistic ``scale=True`` divides by.
       sign_source: ``[..., k]`` int32 rule that fixed each column's sign: 0 skewness, 1 fourth
         moment against another column, 2 largest entry, 3 orientation (``proper=True``, last
-        column). ``None`` for frames.
+        column), 4 triple product with two other columns. ``None`` for frames.
       centroid: ``[..., d]`` masked centroid ``c`` (``None`` for :func:`classical_mds`).
       frame: ``[..., d, k]`` orthonormal signed principal axes ``V`` with ``coords = (x - c) V / r``
         (``r = rms`` if ``scale`` else 1) on valid rows. Frames: the unsigned axes ``[..., d, d]``.
@@ -94,7 +94,8 @@ def mds_coords(
     ``scale=False`` the coordinates are classical MDS's (scikit-learn's ``ClassicalMDS``) up to
     column signs. The signs are canonical (see :func:`geojax.invariant.signs.canonical_signs`):
     the skewness of each column, then fourth moments against another column, then the largest
-    entry, so ``sum_i coords_ij^3 > 0`` whenever it is decisive. ``proper=True`` flips the last
+    entry, refined by triple products with two other columns (clouds with three perpendicular
+    half-turn symmetries), so ``sum_i coords_ij^3 > 0`` whenever it is decisive. ``proper=True`` flips the last
     sign where ``det(V S) < 0``: the frame is then a rotation, the coordinates are SO(d)- rather
     than O(d)-invariant, and mirror images (chiral pairs) get different coordinates.
 
@@ -225,7 +226,9 @@ def classical_mds(
       scale: divide by ``r`` (scale invariance).
       sign: ``"skew"`` or ``"max"`` as in :func:`mds_coords`; ``"max"`` reproduces scikit-learn's
         ``ClassicalMDS`` exactly (up to ties).
-      differentiable: guarded derivative through the eigenvectors (default: ``stop_gradient``).
+      differentiable: guarded derivative through the eigenvectors. By default the eigenvectors
+        are frozen (``stop_gradient``) and only the eigenvalues carry a derivative, their exact
+        ``dlam_j = u_j^T dB u_j``.
       gap_tol: ``info.ambiguous`` threshold on the relative eigengap (default ``eps ** (1/3)``).
 
     Returns:
@@ -263,6 +266,9 @@ def classical_mds(
     B = -0.5 * (D2 - row[..., :, None] - row[..., None, :] + total[..., None, None])
     B = jnp.where(pair, B, 0.0)
     lam, U = eigh_descending(B, differentiable=differentiable)
+    if not differentiable:  # frozen U: lam_j = u_j^T B u_j still carries its exact derivative
+        rayleigh = jnp.einsum("...ij,...ik,...kj->...j", U, B, U, precision=HIGHEST)
+        lam = lam + (rayleigh - jax.lax.stop_gradient(rayleigh))
     top = lam[..., : k + 1]
     coords = U[..., :, :k] * safe_sqrt(top[..., :k])[..., None, :]
     signs, source = canonical_signs(coords, w, valid, rule=sign)

@@ -1,13 +1,14 @@
-"""Canonical signs of principal coordinates: third moment, pairwise fourth moment, largest entry."""
+"""Canonical signs of principal coordinates: third moment, pairwise fourth moment, triple product, largest entry."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 HIGHEST = jax.lax.Precision.HIGHEST
 
-SKEW, PAIR, LARGEST, ORIENTATION = 0, 1, 2, 3
+SKEW, PAIR, LARGEST, ORIENTATION, TRIPLE = 0, 1, 2, 3, 4
 """Values of ``info.sign_source``: which rule fixed each column's sign."""
 
 
@@ -49,15 +50,22 @@ def canonical_signs(
        ``s_j = sign(m_ja) s_a`` if ``|m_ja| >= tau``. Anchors are the skew-fixed columns; failing
        those, also the first column still free (the *root*, whose own sign comes from rule 2).
        A centrally symmetric cloud has no odd moments at all; this keeps its relative signs;
-    2. the largest entry (:func:`largest_entry_signs`).
+    2. the largest entry (:func:`largest_entry_signs`);
+    3. then, in column order, each column left to rule 2 other than the root is fixed, if it can
+       be, by a triple product ``t_jab = sum_i w_i z_ij z_ia z_ib`` with two other columns whose
+       signs are settled (not ones still waiting for this rule): the pair of largest ``|t_jab|``,
+       ``s_j = sign(t_jab) s_a s_b`` if ``|t_jab| >= tau``. A cloud whose symmetries are the three
+       half-turns about its principal axes (D2) has no single or pairwise odd moment, and without
+       this rule the largest entries of two relabelings could pick mirror images.
 
-    ``rule="max"`` uses rule 2 only (scikit-learn's ``svd_flip`` convention). Rules 0 and 1 are
+    ``rule="max"`` uses rule 2 only (scikit-learn's ``svd_flip`` convention). Rules 0, 1 and 3 are
     functions of the cloud, hence invariant to rotations, reflections, translations and
     permutations; rule 2 is too unless its largest entry is tied, when the lowest index wins.
-    Rule 2 is reached only when no moment decides, which for an exactly symmetric cloud is a sign
-    the symmetry leaves open (any choice gives the same set of coordinates). Since rotations
-    change the statistics by rounding only (``<< tau``), decisions are stable. No derivative flows
-    through the signs.
+    Rule 2 keeps a sign only when no moment decides, which for an exactly symmetric cloud in up to
+    3 dimensions is a sign the symmetry leaves open (any choice gives the same set of
+    coordinates); in 4 or more dimensions a symmetry whose only odd invariants involve four or more
+    columns is not resolved. Since rotations change the statistics by rounding only
+    (``<< tau``), decisions are stable. No derivative flows through the signs.
 
     Args:
       p: ``[..., n, k]`` centred principal coordinates, columns by descending variance, rows not
@@ -68,7 +76,7 @@ def canonical_signs(
 
     Returns:
       ``(signs, source)``: ``[..., k]`` in ``p.dtype`` and ``[..., k]`` int32 (0 skewness, 1 fourth
-      moment, 2 largest entry).
+      moment, 2 largest entry, 4 triple product).
 
     Raises:
       Nothing: inputs are not validated (internal; :func:`mds_coords` and friends validate).
@@ -113,4 +121,19 @@ def canonical_signs(
     stage2 = free & ~root & second_ok
     signs = jnp.where(stage2 | ~(fixed | stage2), jnp.where(stage2, second_signs, largest), signs)
     source = jnp.where(by_skew, SKEW, jnp.where(stage1 | stage2, PAIR, LARGEST)).astype(jnp.int32)
+    # stage 3: triple products, column by column, each against already settled columns
+    waiting = live & (source == LARGEST) & ~root
+    if k >= 3:
+        triple = jnp.einsum("...n,...nj,...na,...nb->...jab", weights, z, z, z, precision=HIGHEST)
+        upper = np.triu(np.ones((k, k), dtype=bool), 1)  # a < b: each pair once
+        for j in range(k):
+            settled = live & ~waiting
+            usable = settled[..., :, None] & settled[..., None, :] & upper
+            implied = jnp.where(usable, triple[..., j, :, :] * signs[..., :, None] * signs[..., None, :], 0.0)
+            high = jnp.max(implied, axis=(-2, -1))
+            low = -jnp.min(implied, axis=(-2, -1))
+            decided = waiting[..., j] & (jnp.maximum(high, low) >= tau)
+            signs = signs.at[..., j].set(jnp.where(decided, jnp.where(high >= low, 1.0, -1.0), signs[..., j]))
+            source = source.at[..., j].set(jnp.where(decided, TRIPLE, source[..., j]))
+            waiting = waiting.at[..., j].set(False)
     return signs, source

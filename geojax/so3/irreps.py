@@ -42,7 +42,7 @@ def spherical_signature(irreps: e3nn.Irreps, name: str) -> SphericalSignature:
       ValueError: naming ``name`` if the irreps are not ``1x0 + 1x1 + ... + 1xL`` in order with
         parities ``p_val * p_arg**l``.
     """
-    irreps = e3nn.Irreps(irreps)
+    irreps = e3nn.Irreps(irreps).remove_zero_multiplicities()  # 0x1e holds no data
     hint = (
         f"{name}: expected irreps of a signal on the sphere, each l = 0..L exactly once in order "
         f"with parity p_val * p_arg**l (as e3nn.s2_irreps makes, e.g. 0e+1o+2e), got {irreps}"

@@ -93,10 +93,12 @@ def cg_product(
       ``[..., (lmax_out+1)**2]``.
 
     Raises:
-      ValueError: a degree beyond :data:`E3NN_CG_MAX_L`; ``path_weights`` with the wrong last axis.
+      ValueError: ``lx`` or ``ly`` beyond :data:`E3NN_CG_MAX_L` (output degrees above ``lx + ly`` are
+        zero and need no Clebsch-Gordan coefficients); ``path_weights`` with the wrong last axis.
     """
-    if max(lx, ly, (lmax_out + 1) // 2) > E3NN_CG_MAX_L:
-        raise ValueError(f"e3nn.clebsch_gordan fails at (12, 12, 24); cg_product supports L <= {E3NN_CG_MAX_L}")
+    if max(lx, ly) > E3NN_CG_MAX_L:
+        raise ValueError(f"e3nn.clebsch_gordan fails at (12, 12, 24); cg_product supports input degrees "
+                         f"<= {E3NN_CG_MAX_L}, got lx={lx}, ly={ly}")
     paths = gaunt_paths(lx, ly, lmax_out)
     if path_weights is None:
         path_weights = jnp.asarray(gaunt_path_weights(lx, ly, lmax_out), x.dtype)

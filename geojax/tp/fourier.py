@@ -152,15 +152,16 @@ def torus_coefficients(values: jnp.ndarray, umax: int, vmax: int) -> jnp.ndarray
     return centred[..., : vmax + 1]
 
 
-def torus_grid_size(bandwidths: tuple[int, ...], vmax: int) -> tuple[int, int]:
-    """FFT sizes for multiplying signals of the given bandwidths without aliasing.
+def torus_grid_size(u_bandwidths: tuple[int, ...], v_bandwidths: tuple[int, ...], vmax: int) -> tuple[int, int]:
+    """FFT sizes ``(n_u, n_v)`` for multiplying signals of the given bandwidths in ``u`` and ``v`` without aliasing.
 
-    The product has bandwidth ``B = sum(bandwidths)``: every ``|u| <= B`` is needed (the projection
-    is dense in u), so ``n_u >= 2B + 1``; only ``v <= vmax`` is needed, so ``n_v >= B + vmax + 1``,
-    and each factor must fit (``n_v >= 2 max(bandwidths) + 1``).
+    The product has bandwidths ``sum(u_bandwidths)`` in ``u`` and ``Bv = sum(v_bandwidths)`` in
+    ``v``: every ``u`` is needed (the projection is dense in u), so ``n_u >= 2 sum(u_bandwidths) + 1``;
+    only ``v <= vmax`` is needed, so ``n_v >= Bv + vmax + 1``, and each factor must fit
+    (``n_v >= 2 max(v_bandwidths) + 1``).
     """
-    total = sum(bandwidths)
-    return fft_size(2 * total + 1), fft_size(max(total + vmax + 1, 2 * max(bandwidths) + 1))
+    v_total = sum(v_bandwidths)
+    return fft_size(2 * sum(u_bandwidths) + 1), fft_size(max(v_total + vmax + 1, 2 * max(v_bandwidths) + 1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,7 +330,7 @@ def fourier_product(a: jnp.ndarray, b: jnp.ndarray, *, vmax: int | None = None) 
 
     Args:
       a: complex ``[..., 2Ua+1, Va+1]``; b: complex ``[..., 2Ub+1, Vb+1]`` (leading axes broadcast).
-      vmax: keep azimuthal frequencies ``v <= vmax`` (default ``Ua + Ub``, everything).
+      vmax: keep azimuthal frequencies ``v <= vmax`` (default ``Va + Vb``, everything).
 
     Returns:
       complex ``[..., 2(Ua+Ub)+1, vmax+1]``, ``c[u, v] = sum_{u', v'} a[u', v'] b[u - u', v - v']``
@@ -337,11 +338,12 @@ def fourier_product(a: jnp.ndarray, b: jnp.ndarray, *, vmax: int | None = None) 
       a DFT as GEMMs or an inverse FFT, then a real FFT back).
 
     Raises:
-      ValueError: inputs not complex ``[..., odd, V+1]``; ``vmax`` outside ``[0, Ua + Ub]``.
+      ValueError: inputs not complex ``[..., odd, V+1]``; ``vmax`` outside ``[0, Va + Vb]``.
     """
     ua, ub = _check_coeffs(a, "a"), _check_coeffs(b, "b")
-    vmax = check_lmax_out(vmax, ua + ub, "vmax")
+    va, vb = a.shape[-1] - 1, b.shape[-1] - 1  # V and U are independent (V = U from to_fourier)
+    vmax = check_lmax_out(vmax, va + vb, "vmax")
     dtype = jnp.promote_types(a.dtype, b.dtype)
-    n_u, n_v = torus_grid_size((ua, ub), vmax)
+    n_u, n_v = torus_grid_size((ua, ub), (va, vb), vmax)
     values = torus_values(a.astype(dtype), n_u, n_v) * torus_values(b.astype(dtype), n_u, n_v)
     return torus_coefficients(values, ua + ub, vmax)

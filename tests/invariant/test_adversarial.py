@@ -111,6 +111,24 @@ def test_c2_symmetric_cloud_mixes_all_three_rules(rng):
         assert set_distance(moved, coords) < 1e-10
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_d2_symmetric_cloud_is_decided_by_the_triple_product(dtype, rng):
+    """Half-turns about all three principal axes: no single or pairwise odd moment survives, and
+    the largest entries of two relabelings can pick mirror images; the triple product cannot."""
+    base = rng.normal(size=(8, 3)) * [3.0, 2.0, 1.0]
+    x = np.concatenate([base, base * [-1.0, -1.0, 1.0], base * [-1.0, 1.0, -1.0], base * [1.0, -1.0, -1.0]])
+    x = x @ random_orthogonal(rng, 3).T
+    run = x64 if dtype == np.float64 else (lambda f, a: f(a.astype(np.float32)))
+    coords, info = run(invariant.mds_coords, x)
+    assert not bool(info.ambiguous)
+    np.testing.assert_array_equal(info.sign_source, [2, 2, 4])
+    assert np.mean(np.prod(np.asarray(coords, np.float64), axis=1)) > 1e-3  # the sign the triple product fixes
+    bound = 1e-10 if dtype == np.float64 else 1e-4
+    for det in (1, -1, 1, -1, 1, -1, 1, -1):
+        moved, _ = run(invariant.mds_coords, 0.5 * x[rng.permutation(32)] @ random_orthogonal(rng, 3, det).T + 2.0)
+        assert set_distance(moved, coords) < bound  # the same set: the symmetry relabels points
+
+
 def test_chiral_pair_is_separated_only_with_proper(rng):
     right = helix(1.0) @ random_orthogonal(rng, 3).T
     left = helix(-1.0) @ random_orthogonal(rng, 3).T

@@ -87,6 +87,30 @@ def test_default_gradient_holds_the_frame_fixed(rng):
         assert relative_error(grad, grad_ref) < 1e-10
 
 
+def test_classical_mds_default_gradient_freezes_only_the_eigenvectors(rng):
+    """``sum coords**2`` is the sum of the top-k eigenvalues whatever the eigenvectors: with them
+    frozen (the default) its gradient is still the exact one, checked by central differences, and
+    the full coordinates' gradient differs from the total derivative."""
+    x, v = skewed_cloud(rng, 8), rng.normal(size=(8, 8))
+    v = v + v.T - 2 * np.diag(np.diag(v))  # a symmetric direction with zero diagonal
+    D = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    step = 1e-6
+
+    def eigen_sum(d, differentiable=False):
+        return jnp.sum(invariant.classical_mds(d, 2, scale=False, differentiable=differentiable)[0] ** 2)
+
+    def coords_loss(d, differentiable=False):
+        return jnp.sum(_WEIGHTS[:, :2] * invariant.classical_mds(d, 2, scale=False, differentiable=differentiable)[0])
+
+    with jax.enable_x64(True):
+        exact = float(np.sum(np.asarray(jax.jit(jax.grad(eigen_sum))(D)) * v))
+        numeric = (float(eigen_sum(D + step * v)) - float(eigen_sum(D - step * v))) / (2 * step)
+        frozen = np.asarray(jax.jit(jax.grad(coords_loss))(D))
+        total = np.asarray(jax.jit(jax.grad(functools.partial(coords_loss, differentiable=True)))(D))
+    assert abs(numeric) > 1e-2 and exact == pytest.approx(numeric, rel=1e-7)
+    assert np.abs(frozen).max() > 1e-3 and relative_error(frozen, total) > 1e-3
+
+
 @pytest.mark.parametrize("differentiable", [False, True])
 def test_no_nan_gradients_at_degenerate_spectra(differentiable):
     grad_mds = jax.jit(jax.grad(lambda a: mds_loss(a, differentiable)))

@@ -130,6 +130,8 @@ def test_spherical_signature_parsing():
     sig = so3.spherical_signature(e3nn.s2_irreps(3, p_val=-1, p_arg=1), "x")
     assert (sig.lmax, sig.p_val, sig.p_arg) == (3, -1, 1)
     assert so3.spherical_signature(e3nn.Irreps("0o"), "x").p_arg is None
+    # entries of multiplicity 0 hold no data and are skipped
+    assert so3.spherical_signature(e3nn.Irreps("1x0e+0x1e+1x1o+0x3o+1x2e"), "x") == so3.spherical_signature(e3nn.s2_irreps(2), "x")
     for bad in ["0e+2e", "0e+1e+2o", "2x0e+2x1o", "1o+0e"]:
         with pytest.raises(ValueError, match="x: expected irreps of a signal on the sphere"):
             so3.spherical_signature(e3nn.Irreps(bad), "x")

@@ -62,6 +62,33 @@ def test_fourier_product_is_full_linear_convolution(rng):
     np.testing.assert_allclose(c, ref[:, 5:], atol=1e-12)
 
 
+@pytest.mark.parametrize("fft", [False, True])
+@pytest.mark.parametrize("shape_a,shape_b", [((1, 3), (1, 3)), ((2, 2), (1, 4)), ((0, 2), (0, 2)), ((3, 1), (2, 0))])
+def test_fourier_product_of_spectra_with_v_unlike_u(shape_a, shape_b, fft, rng, monkeypatch):
+    """Hand-built spectra may have V != U (to_fourier's have V = U): the grid must follow V."""
+    from scipy.signal import convolve2d
+
+    from geojax.tp import fourier
+
+    def half_spectrum(umax, vmax):
+        c = rng.normal(size=(2 * umax + 1, vmax + 1)) + 1j * rng.normal(size=(2 * umax + 1, vmax + 1))
+        c[:, 0] = c[:, 0] + np.conj(c[::-1, 0])  # Hermitian in u at v = 0: a real function
+        return c
+
+    def full(h):
+        return np.concatenate([np.conj(h[::-1, :0:-1]), h], axis=1)
+
+    a, b = half_spectrum(*shape_a), half_spectrum(*shape_b)
+    if fft:
+        monkeypatch.setattr(fourier, "DFT_MATMUL_MAX_SIZE", 0)
+    with jax.enable_x64(True):
+        c = np.asarray(fourier.fourier_product.__wrapped__(jnp.asarray(a), jnp.asarray(b)))  # unjitted: sees the patch
+    ua, va, ub, vb = *shape_a, *shape_b
+    ref = convolve2d(full(a), full(b))  # v = -(va + vb)..(va + vb)
+    assert c.shape == (2 * (ua + ub) + 1, va + vb + 1)
+    np.testing.assert_allclose(c, ref[:, va + vb :], atol=1e-12)
+
+
 @pytest.mark.parametrize("method", ["fourier", "s2grid", "auto"])
 @pytest.mark.parametrize("nu,lmax_out", [(1, None), (2, None), (3, None), (4, 5)])
 def test_power_equals_repeated_products(method, nu, lmax_out, rng):

@@ -64,6 +64,15 @@ def test_cg_path_weights_weight_each_path(rng):
         cg_product(x, 2, y, 2, 2, jnp.ones(3))
 
 
+def test_cg_degree_guard_counts_only_the_degrees_that_occur(rng):
+    x, y = rng.normal(size=9), rng.normal(size=9)
+    wide = cg_product(x, 2, y, 2, 23)  # degrees 5..23 are zero: no Clebsch-Gordan call beyond (2, 2, 4)
+    assert wide.shape == (24**2,) and np.abs(np.asarray(wide)[25:]).max() == 0.0
+    assert relative_error(wide[:25], cg_product(x, 2, y, 2, 4)) < 1e-12
+    with pytest.raises(ValueError, match=r"input degrees <= 11, got lx=12"):
+        cg_product(rng.normal(size=169), 12, y, 2, 4)
+
+
 def test_power_still_matches_repeated_products(rng):
     x = rng.normal(size=(2, 9))
     ref = gaunt_tensor_product(gaunt_tensor_product(x, x), x, lmax_out=3)
