@@ -10,6 +10,8 @@ from typing import Callable
 
 import numpy as np
 
+from geojax.train.metrics import read_metrics, write_json_lines
+
 
 def load_get_config(config_file: str) -> Callable:
     """``get_config`` of ``configs/<config_file>`` (config files are files, not package modules)."""
@@ -34,7 +36,9 @@ def open_results(out: str | Path) -> tuple[Path, list[dict], set[str]]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    records = read_metrics(path)
+    if path.exists() and not path.read_text().endswith("\n"):
+        write_json_lines(path, records)  # drop a torn last record before appending after it
     return path, records, {r["name"] for r in records}
 
 

@@ -19,7 +19,8 @@ class Checkpointer:
     def __init__(self, workdir: str | Path, *, every: int, keep: int):
         self.every = every
         options = ocp.CheckpointManagerOptions(
-            save_interval_steps=max(every, 1),
+            # only the interval: orbax's default policy would also save the first step
+            save_decision_policy=ocp.checkpoint_managers.FixedIntervalPolicy(max(every, 1)),
             preservation_policy=ocp.checkpoint_managers.LatestN(keep),
             create=True,
         )
@@ -35,6 +36,8 @@ class Checkpointer:
         return step, state
 
     def save(self, step: int, state, *, force: bool = False) -> bool:
+        """Save ``state`` at ``step`` if the interval says so or ``force``; whether a save started.
+        orbax refuses a step that is already saved, even with ``force``: save each step once."""
         return self.manager.save(step, args=ocp.args.StandardSave(state), force=force)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import ml_collections
 import numpy as np
 import optax
 from flax import nnx
+from jax.experimental import multihost_utils
 
 from geojax.train.checkpoint import Checkpointer, PreemptionGuard
 from geojax.train.mesh import make_data_mesh, replicate, shard_batch
@@ -93,8 +94,8 @@ def train_and_evaluate(
     start_step = 0
     if checkpointer.latest_step() is not None:
         start_step, state = checkpointer.restore(state)
-        writer.resume_from(start_step)
         log.info("resumed from step %d in %s", start_step, workdir)
+    writer.resume_from(start_step)  # also at 0: a run killed before its first checkpoint left records
 
     # ---- Compiled steps ----------------------------------------------------------------------
     def train_step(state, batch, key, step):
@@ -132,43 +133,54 @@ def train_and_evaluate(
     # ---- Loop --------------------------------------------------------------------------------
     step, preempted, eval_metrics = start_step, False, {}
     last_time, last_step = time.perf_counter(), start_step
-    with PreemptionGuard() as guard, progress_bar(start_step, tc.steps) as bar:
-        while step < tc.steps:
-            local = task.train_batch(config, jax.random.fold_in(data_key, step), jax.process_index(), jax.process_count())
-            new_state, metrics = train_step(state, shard_batch(local, mesh), jax.random.fold_in(step_key, step), step + 1)
-            loss = float(metrics["loss"])
-            if not math.isfinite(loss):
-                checkpointer.close()
-                raise NonFiniteLossError(
-                    f"non-finite training loss ({loss}) at step {step + 1}; stopping. The last good checkpoint "
-                    f"(step {checkpointer.latest_step()}) is kept in {workdir / 'checkpoints'}; lower "
-                    "config.optimizer.learning_rate or tighten config.optimizer.grad_clip"
-                )
-            state, step = new_state, step + 1
-            bar.update(1)
-            if step % tc.log_every == 0 or step == tc.steps:
-                now = time.perf_counter()
-                rate = (step - last_step) / max(now - last_time, 1e-9)
-                last_time, last_step = now, step
-                writer.write(step, **{k: float(v) for k, v in metrics.items()}, lr=float(schedule(step - 1)), steps_per_sec=rate)
-                bar.set_postfix(loss=f"{loss:.4g}")
-            if step % tc.eval_every == 0 or step == tc.steps:
-                eval_metrics = evaluate(state)
-                writer.write(step, **eval_metrics)
-            checkpointer.save(step, state, force=step == tc.steps)
-            if on_step is not None:
-                on_step(step)
-            if guard.requested is not None:
-                log.warning("signal %d received: saving a checkpoint at step %d and stopping", guard.requested, step)
-                checkpointer.save(step, state, force=True)
-                preempted = True
-                break
-    checkpointer.close()
+    try:
+        with PreemptionGuard() as guard, progress_bar(start_step, tc.steps) as bar:
+            while step < tc.steps:
+                local = task.train_batch(config, jax.random.fold_in(data_key, step), jax.process_index(), jax.process_count())
+                new_state, metrics = train_step(state, shard_batch(local, mesh), jax.random.fold_in(step_key, step), step + 1)
+                loss = float(metrics["loss"])
+                if not math.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"non-finite training loss ({loss}) at step {step + 1}; stopping. The last good checkpoint "
+                        f"(step {checkpointer.latest_step()}) is kept in {workdir / 'checkpoints'}; lower "
+                        "config.optimizer.learning_rate or tighten config.optimizer.grad_clip"
+                    )
+                state, step = new_state, step + 1
+                bar.update(1)
+                if step % tc.log_every == 0 or step == tc.steps:
+                    now = time.perf_counter()
+                    rate = (step - last_step) / max(now - last_time, 1e-9)
+                    last_time, last_step = now, step
+                    writer.write(step, **{k: float(v) for k, v in metrics.items()}, lr=float(schedule(step - 1)), steps_per_sec=rate)
+                    bar.set_postfix(loss=f"{loss:.4g}")
+                if step % tc.eval_every == 0 or step == tc.steps:
+                    eval_metrics = evaluate(state)
+                    writer.write(step, **eval_metrics)
+                saved = checkpointer.save(step, state, force=step == tc.steps)
+                if on_step is not None:
+                    on_step(step)
+                if _stop_requested(guard):
+                    log.warning("stop requested (signal %s here): checkpoint at step %d, stopping", guard.requested, step)
+                    if not saved:
+                        checkpointer.save(step, state, force=True)
+                    preempted = True
+                    break
+    finally:
+        checkpointer.close()  # waits for the last save, also when an error ends the loop
     if step == tc.steps and not eval_metrics:
         eval_metrics = evaluate(state)
     if jax.process_index() == 0:
         plot_metrics(workdir)
     return RunResult(workdir, start_step, step, preempted, eval_metrics, nnx.merge(graphdef, _eval_params(state), state["rest"]))
+
+
+def _stop_requested(guard: PreemptionGuard) -> bool:
+    """Whether any process received SIGTERM/SIGINT. All processes must stop at the same step: one
+    alone in the checkpoint's barrier while the others enter the next step's collectives hangs."""
+    here = guard.requested is not None
+    if jax.process_count() == 1:
+        return here
+    return bool(np.max(multihost_utils.process_allgather(np.int32(here))))
 
 
 def _initial_state(params, tx: optax.GradientTransformation, rest, ema_decay: float) -> dict:

@@ -3,27 +3,48 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
 import jax
 from tqdm.auto import tqdm
 
+log = logging.getLogger(__name__)
+
 
 def read_metrics(path: str | Path) -> list[dict]:
-    """All records of a ``metrics.jsonl`` file (empty if it does not exist)."""
+    """All records of a JSON-lines file such as ``metrics.jsonl`` (empty if it does not exist).
+
+    Every record is written with its newline, so text after the last newline is a record torn by a
+    kill or a full disk: it is skipped with a warning (:func:`write_json_lines` then drops it).
+
+    Raises:
+      json.JSONDecodeError: a complete line that is not JSON (the file was edited by hand).
+    """
     path = Path(path)
     if not path.exists():
         return []
-    with path.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+    complete, _, torn = path.read_text().rpartition("\n")
+    if torn.strip():
+        log.warning("%s: skipping a torn last record (%d characters without a newline)", path, len(torn))
+    return [json.loads(line) for line in complete.split("\n") if line.strip()]
+
+
+def write_json_lines(path: str | Path, records: list[dict]) -> None:
+    """Replace ``path`` by ``records``, one JSON object per line, atomically (a temporary file renamed)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tmp.replace(path)
 
 
 class MetricWriter:
     """Appends one JSON object per line to ``workdir/metrics.jsonl`` from process 0.
 
-    ``resume_from(step)`` drops records newer than the restored checkpoint, so a resumed run's
-    file reads as if the run had never stopped.
+    ``resume_from(step)`` drops records newer than the restored checkpoint (all of them when a
+    run starts at step 0) and a torn last line, so a resumed run's file reads as if the run had
+    never stopped.
     """
 
     def __init__(self, workdir: str | Path):
@@ -33,10 +54,7 @@ class MetricWriter:
     def resume_from(self, step: int) -> None:
         if not self.enabled:
             return
-        kept = [r for r in read_metrics(self.path) if r["step"] <= step]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        tmp.replace(self.path)
+        write_json_lines(self.path, [r for r in read_metrics(self.path) if r["step"] <= step])
 
     def write(self, step: int, **values) -> None:
         if not self.enabled:

@@ -43,6 +43,13 @@ def host_rng(key: jax.Array) -> np.random.Generator:
 
 
 def process_slice(batch_size: int, process_index: int, process_count: int) -> slice:
-    """This process's rows of a global batch of ``batch_size`` (equal contiguous shares)."""
+    """This process's rows of a global batch of ``batch_size`` (equal contiguous shares).
+
+    Raises:
+      ValueError: ``batch_size`` is not a multiple of ``process_count`` (the rest would be dropped).
+    """
+    if batch_size % process_count:
+        raise ValueError(f"train.batch_size must be a multiple of the number of processes ({process_count}), "
+                         f"got {batch_size}")
     per = batch_size // process_count
     return slice(process_index * per, (process_index + 1) * per)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jax
 import ml_collections
+from jax.experimental import multihost_utils
 
 from geojax.environment import environment_info
 
@@ -45,9 +46,18 @@ def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict, *, o
                 shutil.rmtree(workdir)
     if jax.process_index() == 0:
         workdir.mkdir(parents=True, exist_ok=True)
-        saved_path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
-        (workdir / "environment.json").write_text(json.dumps(environment_info(), indent=2) + "\n")
+        _write_atomically(saved_path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+        _write_atomically(workdir / "environment.json", json.dumps(environment_info(), indent=2) + "\n")
+    if jax.process_count() > 1:  # no process may read the old run's files while process 0 replaces them
+        multihost_utils.sync_global_devices("geojax.prepare_workdir")
     return workdir
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A kill leaves the old file or the new one, never a truncated one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def saved_config(workdir: str | Path) -> ml_collections.ConfigDict:

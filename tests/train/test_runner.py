@@ -94,6 +94,51 @@ def test_resume_drops_metrics_written_after_the_last_checkpoint(tmp_path):
     assert steps == [1, 2, 3, 4, 5]
 
 
+def _checkpoint_steps(workdir):
+    return sorted(int(p.name) for p in (Path(workdir) / "checkpoints").iterdir() if p.name.isdigit())
+
+
+def test_sigterm_at_a_checkpoint_step_saves_once_and_resumes(tmp_path):
+    """A signal at a step that was just checkpointed must not save it again (orbax refuses), and
+    checkpoints follow the interval only (no extra one at step 1)."""
+    task = get_task("tetris")
+    config = small_config(steps=6, checkpoint_every=4, eval_every=6)
+
+    def preempt(step):
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    first = train_and_evaluate(config, tmp_path, task, on_step=preempt)
+    assert first.preempted and first.final_step == 4 and _checkpoint_steps(tmp_path) == [4]
+    second = train_and_evaluate(config, tmp_path, task)
+    assert (second.start_step, second.final_step, second.preempted) == (4, 6, False)
+    assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl") if "loss" in r] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_killed_before_its_first_checkpoint_restarts_with_clean_metrics(tmp_path, caplog):
+    task = get_task("tetris")
+    config = small_config(steps=3, checkpoint_every=100)
+    train_and_evaluate(config, tmp_path, task)
+    import shutil
+
+    shutil.rmtree(tmp_path / "checkpoints")  # killed before any checkpoint was finalised ...
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 4, "loss": 0.')  # ... in the middle of writing a record
+    with caplog.at_level("WARNING", logger="geojax.train.metrics"):
+        again = train_and_evaluate(config, tmp_path, task)
+    assert again.start_step == 0 and "torn last record" in caplog.text
+    steps = [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl") if "loss" in r]
+    assert steps == [1, 2, 3]  # not [1, 2, 3, 1, 2, 3]
+
+
+def test_batch_must_divide_over_processes():
+    from geojax.train.task import process_slice
+
+    assert process_slice(12, 1, 4) == slice(3, 6)
+    with pytest.raises(ValueError, match=r"batch_size must be a multiple of the number of processes \(4\), got 10"):
+        process_slice(10, 0, 4)
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     config = small_config(steps=8, checkpoint_every=1)
     config.unlock()
@@ -260,3 +305,27 @@ def test_two_processes_train_one_sharded_job(tmp_path):
     multi = next(r for r in results if r["process"] == 0)
     np.testing.assert_allclose(multi["losses"], ref["losses"], rtol=1e-5)
     assert results[0]["eval"] == results[1]["eval"]  # both processes see the same global metrics
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_process_stops_all_at_the_same_step(tmp_path):
+    """Only process 0 gets SIGTERM (after step 2): both must stop after step 2 and checkpoint it,
+    not leave process 0 alone in the checkpoint barrier while process 1 trains on (a hang)."""
+    worker = str(ROOT / "tests" / "train" / "distributed_worker.py")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    port = _free_port()
+    procs = [
+        subprocess.Popen([sys.executable, worker, str(port), str(i), "2", str(tmp_path / "multi"), "2"],
+                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)
+    ]
+    try:
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    results = [json.loads(line[7:]) for out, _ in outs for line in out.splitlines() if line.startswith("RESULT ")]
+    assert [(r["final_step"], r["preempted"]) for r in results] == [(2, True), (2, True)]
+    assert _checkpoint_steps(tmp_path / "multi") == [2]
