@@ -321,14 +321,20 @@ class SL(_MatrixGroup):
 
     @_jit_method("tol")
     def contains(self, g: Array, tol: float | None = None) -> Array:
-        """``|det g - 1| <= tol`` (default ``sqrt(eps)``) and finite entries: ``[...]``.
+        """``|det g - 1| <= tol + n eps prod_i |g_i|`` (``tol`` default ``sqrt(eps)``; ``g_i`` the
+        rows) and finite entries: ``[...]``.
+
+        The second term is the rounding error of a computed determinant, which grows with the
+        Hadamard bound ``prod_i |g_i| >= |det g|``: float32 elements of SL(3) far from the identity
+        (``|g| ~ 40``) have computed determinants 6e-4 from 1, beyond ``sqrt(eps)``.
 
         Raises:
           ValueError / TypeError: ``g`` not floating ``[..., n, n]``; ``tol`` negative.
         """
         g = self._el(g)
         tol = V.tolerance(tol, g.dtype)
-        return (jnp.abs(_det(g) - 1.0) <= tol) & V.all_finite(g, 2)
+        rounding = self.n * jnp.finfo(g.dtype).eps * jnp.prod(jnp.linalg.norm(g, axis=-1), axis=-1)
+        return (jnp.abs(_det(g) - 1.0) <= tol + rounding) & V.all_finite(g, 2)
 
     @_jit_method()
     def project(self, g: Array) -> Array:

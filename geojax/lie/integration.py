@@ -32,6 +32,7 @@ expectation.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -99,29 +100,40 @@ def draw(group: Any, key: Array, num: int, **params: Any) -> SampleSet:
 
 
 def sample_concentrated_rotations(
-    group: Any, key: Array, num: int, rotation_sigma: float, *, dtype: Any = jnp.float32, **params: float
+    group: Any, key: Array, num: int, rotation_sigma: float, *, dtype: Any = None, **params: float
 ) -> SampleSet:
     """``num`` elements ``g = exp(S) R(theta)``: ``S`` as ``group.sample``, ``theta ~ N(0, rotation_sigma^2)``.
 
-    ``group.sample`` draws ``g0 = exp(S) R`` with ``R`` Haar; ``R`` is replaced by ``R(theta)``.
-    In polar coordinates the density factorizes, so the log density w.r.t. the same Haar measure
-    gains ``log p(theta)``, ``p`` the wrapped normal density w.r.t. the Haar probability of SO(2)
-    (``2 pi sum_k N(theta + 2 pi k; 0, sigma^2)``, three terms).
+    For 2 x 2 groups (``SL(2)``, ``GL+(2)``). ``group.sample`` draws ``g0 = exp(S) R`` with ``R``
+    Haar; ``R`` is replaced by ``R(theta)``. In polar coordinates the density factorizes, so the log
+    density w.r.t. the same Haar measure gains ``log p(theta)``, ``p`` the wrapped normal density
+    w.r.t. the Haar probability of SO(2): ``2 pi sum_k N(phi + 2 pi k; 0, sigma^2)`` with ``phi``
+    the angle wrapped into ``[-pi, pi)`` and ``|k| <= ceil(6 sigma / 2 pi) + 1`` (the terms left out
+    are below ``exp(-18)`` of the largest).
+
+    Args:
+      dtype: of the elements (default: jax's default float, float64 under ``jax_enable_x64``).
 
     Raises:
-      ValueError: ``num`` not an int >= 1, ``rotation_sigma <= 0``; what ``group.sample`` raises.
+      ValueError: ``group`` not of 2 x 2 matrices; ``num`` not an int >= 1, ``rotation_sigma <= 0``;
+        what ``group.sample`` raises.
     """
+    if getattr(group, "matrix_size", None) != 2:
+        raise ValueError(f"group: sample_concentrated_rotations needs a group of 2 x 2 matrices (SL(2), GL+(2)), got {group!r}")
     if not rotation_sigma > 0:
         raise ValueError(f"rotation_sigma must be > 0, got {rotation_sigma!r}")
     if isinstance(num, bool) or not isinstance(num, int) or num < 1:
         raise ValueError(f"num must be an int >= 1, got {num!r}")
+    dtype = V.sample_dtype(dtype)
     k_group, k_angle = jax.random.split(key)
     g0, log_q = group.sample(k_group, (num,), dtype=dtype, **params)
     p, _ = decompositions.polar(g0)
     theta = rotation_sigma * jax.random.normal(k_angle, (num,), dtype)
     c, s = jnp.cos(theta), jnp.sin(theta)
     rot = jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
-    wraps = jnp.stack([theta - 2 * jnp.pi, theta, theta + 2 * jnp.pi])
+    phi = jnp.mod(theta + jnp.pi, 2 * jnp.pi) - jnp.pi
+    terms = math.ceil(6 * float(rotation_sigma) / (2 * math.pi)) + 1
+    wraps = phi + 2 * jnp.pi * jnp.arange(-terms, terms + 1, dtype=dtype)[:, None]
     log_p = jax.scipy.special.logsumexp(-0.5 * jnp.square(wraps / rotation_sigma), axis=0)
     log_p = log_p + jnp.log(2 * jnp.pi) - jnp.log(rotation_sigma * jnp.sqrt(2 * jnp.pi))
     return SampleSet(jnp.matmul(p, rot), log_q + log_p)

@@ -11,8 +11,8 @@ Lifting (``R^2 -> R^2 x| G``), for each sample ``g_i``::
     out[y, i, o] = 1/|det g_i| sum_d sum_c k_L(g_i^{-1} d)[c, o] f[y + d, c]
 
 Group convolution (``R^2 x| G -> R^2 x| G``), with importance weights ``w_j = exp(-log q_j) / N``
-of the input samples ``h_j`` (normalized to sum 1 over ``j``; or ``1 / N``, see
-:class:`GroupConv2d`)::
+of the input samples ``h_j`` (normalized to sum 1 over ``j`` before the division by
+``|det h_j|``; or ``1 / N``, see :class:`GroupConv2d`)::
 
     out[y, i, o] = sum_d sum_{j, c} w_j / |det h_j| k_G(g_i^{-1} d, rel(g_i^{-1} h_j))[c, o] F[y + d, j, c]
 
@@ -231,8 +231,8 @@ class LiftingConv2d(nnx.Module):
 class GroupConv2d(nnx.Module):
     """Group convolution ``R^2 x| G -> R^2 x| G`` on images (formula in the module docstring).
 
-    ``haar_weights=False`` replaces ``w_j / |det h_j|`` by ``1 / N``: the integral is then over the
-    sampling law instead of the Haar measure. Exact equivariance with transformed sample sets still
+    ``haar_weights=False`` replaces the importance weights ``w_j`` by ``1 / N`` (keeping
+    ``1 / |det h_j|``): the integral is then over the sampling law instead of the Haar measure. Exact equivariance with transformed sample sets still
     holds (the weights travel with the samples); the estimator has far less variance.
 
     The kernel ``k(u, rel)[c, o]`` is one MLP on both arguments: RBF features of the transformed
@@ -282,19 +282,22 @@ class GroupConv2d(nnx.Module):
         """``K[s, t, j, c, i, o] = w_j / |det h_j| k(g_i^{-1} d_st, rel(g_i^{-1} h_j))[c, o]
         env(g_i^{-1} d_st)``: ``[S, S, N, C_in, M, C_out]``.
 
-        ``w_j / |det h_j|`` is normalized to sum to 1 (the same estimator up to a constant
-        factor, so that the scale does not depend on the sample law), and the whole kernel is
-        divided by ``sqrt(C_in sum_d env(d)^2)`` (unit-variance responses at initialization).
+        ``w_j`` are the self-normalized importance weights (sum 1; ``1 / N`` without
+        ``haar_weights``), normalized *before* the division by ``|det h_j|``: a sample set moved
+        by ``A`` (``h -> A h``) then scales the kernel by ``1 / |det A|``, which cancels the
+        Jacobian of the pixel sum (normalizing after the division would remove that factor and
+        scale GL+(2) outputs by ``|det A|``). The whole kernel is divided by
+        ``sqrt(C_in sum_d env(d)^2)`` (unit-variance responses at initialization).
         """
         dt = out_samples.elements.dtype
         u = transformed_offsets(self.group, out_samples.elements, jnp.asarray(self.offsets, dt))  # [M, S, S, 2]
         rel = relative_features(self.group, out_samples.elements, in_samples.elements)  # [M, N, F]
         k = self.kernel_values(u[:, :, :, None, :], rel[:, None, None, :, :])  # [M, S, S, N, C_in, C_out]
         if self.haar_weights:
-            w = importance_weights(in_samples) / jnp.abs(jnp.linalg.det(in_samples.elements))
-            w = w / jnp.sum(w)
+            w = importance_weights(in_samples, self_normalized=True)
         else:
             w = jnp.full(in_samples.log_density.shape, 1.0 / in_samples.log_density.shape[0], dt)
+        w = w / jnp.abs(jnp.linalg.det(in_samples.elements))
         scale = envelope(u, self.radius)[..., None] * w.astype(k.dtype) / math.sqrt(self.fan_in)  # [M, S, S, N]
         return jnp.einsum("mstjco,mstj->stjcmo", k, scale)
 

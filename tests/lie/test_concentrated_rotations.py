@@ -39,3 +39,23 @@ def test_concentrated_rotation_sampler(group_name):
         lie.sample_concentrated_rotations(lie.SL(2), jax.random.key(0), 3, 0.0)
     with pytest.raises(ValueError, match="num must be an int >= 1"):
         lie.sample_concentrated_rotations(lie.SL(2), jax.random.key(0), 0, 0.3)
+
+
+@pytest.mark.parametrize("rotation_sigma", [3.0, 5.0])
+def test_wide_rotation_laws_have_the_exact_wrapped_density(rotation_sigma):
+    """Angles beyond +-pi: the density is summed over the wrapped angle's images (not three terms of
+    the raw draw), so the importance weights average to 1 (E_q[1 / p] = 1 under the Haar law)."""
+    with jax.enable_x64(True):
+        group = lie.SL(2)
+        key = jax.random.key(3)
+        s = lie.sample_concentrated_rotations(group, key, 20_000, rotation_sigma, sigma=0.3)
+        assert s.elements.dtype == jnp.float64  # the default dtype follows jax_enable_x64
+        _, log_q0 = group.sample(jax.random.split(key)[0], (20_000,), dtype=jnp.float64, sigma=0.3)
+        _, r = lie.polar(s.elements)
+        theta = np.arctan2(np.asarray(r[:, 1, 0]), np.asarray(r[:, 0, 0]))
+        exact = np.log(2 * np.pi * sum(norm.pdf(theta + 2 * np.pi * k, scale=rotation_sigma) for k in range(-50, 51)))
+        log_p = np.asarray(s.log_density - log_q0)
+        np.testing.assert_allclose(log_p, exact, atol=1e-10)
+        assert abs(np.mean(np.exp(-log_p)) - 1.0) < 0.02
+    with pytest.raises(ValueError, match="group of 2 x 2 matrices"):
+        lie.sample_concentrated_rotations(lie.SL(3), jax.random.key(0), 3, 0.3)

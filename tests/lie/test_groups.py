@@ -271,6 +271,20 @@ def test_contains_rejects_non_members():
         assert bool(aff.contains(np.array([[1.0, 0, 5], [0, 1, 3], [0, 0, 1]])))
 
 
+def test_float32_sl3_samples_far_from_the_identity_are_members():
+    """The determinant's rounding error grows with the Hadamard bound prod_i |g_i| (6e-4 at |g| ~ 40
+    in float32, beyond sqrt(eps)): the tolerance includes it, so no sample charts to NaN."""
+    group = lie.SL(3)
+    s = lie.draw(group, jax.random.key(0), 400, sigma=2.0)
+    assert s.elements.dtype == jnp.float32 and float(jnp.max(jnp.linalg.norm(s.elements, axis=(-2, -1)))) > 40
+    assert bool(jnp.all(group.contains(s.elements))) and bool(jnp.all(jnp.isfinite(s.log_density)))
+    # relative elements of the default law (|g^-1 h| up to ~700): 2.3% charted to NaN before
+    s = lie.draw(group, jax.random.key(0), 400, sigma=1.0)
+    chart = jax.jit(lambda a, b: lie.relative_chart(group, a, b))(s.elements[:40], s.elements)
+    assert bool(jnp.all(jnp.isfinite(chart)))
+    assert not bool(group.contains(jnp.diag(jnp.array([1.0, 1.0, 1.01], jnp.float32))))
+
+
 @pytest.mark.parametrize("x64,order", [(True, 1), (False, 1), pytest.param(True, 2, marks=slow), pytest.param(False, 2, marks=slow)])
 def test_gradients_finite_at_identity(x64, order):
     """No NaN in derivatives at the identity (2x2 groups, float32/float64): first order of the

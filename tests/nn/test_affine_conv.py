@@ -87,8 +87,9 @@ def test_group_conv_equals_point_set_estimator(group_name):
         v = jax.random.normal(jax.random.key(6), (1, 7, 6, 3, 2), jnp.float64)
         got = jit_call(layer, lie.GroupFeatures(v, h), g)
         np.testing.assert_array_equal(got.samples.elements, g.elements)
-        w = lie.importance_weights(h) / jnp.abs(jnp.linalg.det(h.elements))
-        norm = 1.0 / (jnp.sum(w) * math.sqrt(layer.fan_in))  # the layer normalizes the weights to sum 1
+        # the layer self-normalizes the importance weights (before dividing by |det h_j|, as the
+        # point-set estimator does): a constant that does not change when the samples move
+        norm = 1.0 / (jnp.sum(lie.importance_weights(h)) * math.sqrt(layer.fan_in))
 
         def kernel(u, chart):
             theta = chart[..., -1] / math.sqrt(2.0)
@@ -98,6 +99,30 @@ def test_group_conv_equals_point_set_estimator(group_name):
         pts = _pixels(7, 6)
         ref = jax.jit(lambda: lie.group_conv(kernel, group, lie.GroupFeatures(v[0].reshape(-1, 3, 2), h), pts, np.ones(len(pts)), pts, g).values)()
         assert relative_error(got.values[0].reshape(-1, 2, 3), ref + layer.bias[...]) < 1e-12
+
+
+@pytest.mark.parametrize("haar", [True, False])
+def test_gl2_group_conv_is_equivariant_under_a_scaling(haar):
+    """``A = 2 I``: features that are a smooth function sampled on the grid, resampled exactly
+    after the map, and the sample set moved with it: ``out'(A y, A h_i) = out(y, h_i)`` up to the
+    stencil's quadrature error (a few percent), not ``|det A| = 4`` times it."""
+    with jax.enable_x64(True):
+        group = lie.GLPlus(2)
+        h = _samples(group, 3, 0, sigma=0.1, sigma_scale=0.05)
+        moved = lie.translate(group, h, 2.0 * jnp.eye(2))
+        amp = np.asarray(jax.random.normal(jax.random.key(1), (3, 2)))
+
+        def gaussian(n, centre, scale):  # exp(-|A^{-1}(x - c)|^2 / 18) on an n x n grid
+            r, c = np.meshgrid(np.arange(n, dtype=float), np.arange(n, dtype=float), indexing="ij")
+            u = (np.stack([r, c], -1) - centre) / scale
+            return jnp.asarray(np.exp(-np.sum(u**2, -1) / 18.0)[None, :, :, None, None] * amp)
+
+        layer = GroupConv2d(group, 2, 3, kernel_size=15, radius=3.0, hidden=8, rbf_width=2.0, haar_weights=haar,
+                            rngs=nnx.Rngs(2))
+        out = jit_call(layer, lie.GroupFeatures(gaussian(25, 12.0, 1.0), h)).values[0, 10:15, 10:15]
+        out_moved = jit_call(layer, lie.GroupFeatures(gaussian(49, 24.0, 2.0), moved)).values[0, 20:30:2, 20:30:2]
+    ratio = np.median(np.asarray(out_moved) / np.asarray(out))
+    assert abs(ratio - 1.0) < 0.05, ratio
 
 
 def test_relative_features_are_a_continuous_chart_embedding():
