@@ -101,10 +101,11 @@ def _candidate(op: str, method: str, lmax: int, lmax_out: int, nu: int, args):
             if lmax > args.cg_max_l or (nu - 1) * lmax > E3NN_CG_MAX_L:
                 return None, f"skipped: repeated CG products beyond --cg-max-l={args.cg_max_l} (e3nn CG fails from l = 12)"
 
-            def cg_power(x):
+            def cg_power(x):  # intermediate powers exact (their high degrees reach low outputs), the last one to lmax_out
                 out, deg = x, lmax
-                for _ in range(nu - 1):
-                    out = e3nn_cg_gaunt(out, deg, x, lmax, deg + lmax)
+                for step in range(nu - 1):
+                    last = step == nu - 2
+                    out = e3nn_cg_gaunt(out, deg, x, lmax, min(deg + lmax, lmax_out) if last else deg + lmax)
                     deg += lmax
                 return out[..., : (lmax_out + 1) ** 2]
 

@@ -26,6 +26,7 @@ import numpy as np
 from geojax.data.npz_cache import write_npz_atomic
 
 DATASET_NAME = "charged N-body (EGNN protocol, regenerated)"
+FORMAT_VERSION = 1  # bump when the generator changes: older cached files are then regenerated
 SPLITS = ("train", "val", "test")
 _ARRAYS = ("positions", "velocities", "charges", "target")
 
@@ -45,8 +46,14 @@ class NBodySettings:
     max_force: float = 100.0
     seed: int = 0
 
+    def stored(self) -> str:
+        """The settings as stored with (and hashed into the name of) a cached file: the fields, the
+        dataset's name (labelled as regenerated) and the format version."""
+        record = {**dataclasses.asdict(self), "dataset": DATASET_NAME, "format_version": FORMAT_VERSION}
+        return json.dumps(record, sort_keys=True)
+
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        return hashlib.sha256(self.stored().encode()).hexdigest()[:12]
 
 
 def coulomb_forces(positions: jnp.ndarray, charges: jnp.ndarray, max_force: float) -> jnp.ndarray:
@@ -118,7 +125,7 @@ def load_or_generate_nbody(cache_dir: str | Path, settings: NBodySettings = NBod
     if min(settings.n_particles, settings.n_train, settings.n_val, settings.n_test, settings.horizon) < 1 or settings.start_step < 0:
         raise ValueError(f"N-body settings need positive sizes and steps, got {settings}")
     path = cache_path(cache_dir, settings)
-    expected = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    expected = settings.stored()
     try:
         with np.load(path, allow_pickle=False) as f:
             if str(f["settings"]) == expected:

@@ -3,7 +3,9 @@
 Twelve classes, each a family of shapes with randomly drawn parameters (so no two clouds of a class
 are the same shape), sampled on the surface with ``n`` points (approximately area-uniform: points
 are split between parts in proportion to their areas and placed uniformly in each part's
-parameters, with the area element as the acceptance weight where it is not constant), then
+parameters, with the area element as the acceptance weight where it is not constant, except the
+helix, whose tube angle is uniform: its inner side, area element ``1 - k r cos(phi)``, is up to
+about 1.5x denser than area-uniform; and ``bracket``'s two slabs both sample their shared face), then
 jittered with isotropic Gaussian noise and centred. Every shape is given in an upright canonical
 pose (the vertical axis is ``z``), which is what the "z" rotation protocol keeps.
 

@@ -283,10 +283,11 @@ def coords_sha256(coords: np.ndarray) -> str:
 
 
 def cache_name(coords: np.ndarray, solver: str, seconds: float, scale: int) -> str:
-    """File name of the cached references: ``tsp{n}_N{N}_{sha256[:12]}_{solver}_{seconds:g}s_scale{scale}.npz``."""
+    """File name of the cached references: ``tsp{n}_N{N}_{sha256[:12]}_{solver}_{seconds!r}s_scale{scale}.npz``
+    (``repr`` of the float: distinct time limits never share a file)."""
     coords = np.asarray(coords)
     n_instances, n = coords.shape[:2]
-    return f"tsp{n}_N{n_instances}_{coords_sha256(coords)[:12]}_{solver}_{seconds:g}s_scale{scale}.npz"
+    return f"tsp{n}_N{n_instances}_{coords_sha256(coords)[:12]}_{solver}_{float(seconds)!r}s_scale{scale}.npz"
 
 
 def reference_tours(

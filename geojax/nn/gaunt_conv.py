@@ -257,12 +257,16 @@ class GauntConv(nnx.Module):
     ``product="gaunt"`` uses :func:`gaunt_aggregate`, ``"cg"`` :func:`cg_aggregate` with learned
     path weights (initialised to the Gaunt values). Degrees: node, edge and output all ``lmax``.
     ``path_rank > 1`` gives the Gaunt product learned rank-``K`` path weights (:class:`PathFactors`).
+    The radial MLP has no biases, so zero edge features give zero weights: with the radial basis
+    alone as edge features (:class:`GauntPotential`) every message vanishes smoothly, with two
+    derivatives, when an atom crosses the cutoff (a bias would leave ``MLP(0) != 0`` just inside
+    it and make the energy jump there once trained).
     """
 
     def __init__(self, channels: int, lmax: int, edge_features: int, *, radial_hidden: int = 64, product: Product = "gaunt", method: str = "auto", path_rank: int = 1, rngs: nnx.Rngs):
         check_product(product)
         self.channels, self.lmax, self.product, self.method = channels, lmax, product, method
-        self.radial = MLP((edge_features, radial_hidden, channels * (lmax + 1)), rngs=rngs)
+        self.radial = MLP((edge_features, radial_hidden, channels * (lmax + 1)), use_bias=False, rngs=rngs)
         if product == "cg":
             self.path_weights = nnx.Param(jnp.asarray(gaunt_path_weights(lmax, lmax, lmax), float))
         self.path_factors = _path_factors(path_rank, (lmax, lmax, lmax), product, rngs)

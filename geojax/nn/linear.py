@@ -42,11 +42,15 @@ class IrrepsLinear(nnx.Module):
 
 
 class MLP(nnx.Module):
-    """Plain MLP on invariant features: ``[..., d_in] -> [..., d_out]``, SiLU between layers."""
+    """Plain MLP on invariant features: ``[..., d_in] -> [..., d_out]``, SiLU between layers.
 
-    def __init__(self, sizes: tuple[int, ...], *, rngs: nnx.Rngs):
+    ``use_bias=False`` makes it map 0 to 0 (``silu(0) = 0``), as radial weights must where the
+    radial basis vanishes at a cutoff.
+    """
+
+    def __init__(self, sizes: tuple[int, ...], *, use_bias: bool = True, rngs: nnx.Rngs):
         self.layers = nnx.List(
-            [nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
+            [nnx.Linear(a, b, use_bias=use_bias, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
         )
 
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:

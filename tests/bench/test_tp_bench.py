@@ -34,7 +34,7 @@ def test_cg_baseline_refuses_degree_12_with_reason():
     args = types.SimpleNamespace(cg_max_l=20, dense_max_l=8)
     fn, reason = tp._candidate("product", "e3nn-cg", 12, 24, 3, args)
     assert fn is None and "clebsch_gordan(12, 12, 24)" in reason
-    with pytest.raises(ValueError, match="supports L <= 11"):
+    with pytest.raises(ValueError, match="supports input degrees <= 11"):
         base.e3nn_cg_gaunt(np.ones(169), 12, np.ones(169), 12, 24)
 
 

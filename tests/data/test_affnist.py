@@ -159,8 +159,8 @@ def test_identity_integer_translation_and_rot90_are_exact(rng):
     out = np.asarray(affine_transform_images(x, rot, np.zeros(2)))
     np.testing.assert_allclose(out, np.rot90(x, axes=(1, 2)), atol=1e-5)
     assert not np.allclose(out, np.rot90(x, -1, axes=(1, 2)), atol=0.1)
-    # odd, non-square canvas: the centre is ((H - 1) / 2, (W - 1) / 2)
-    y = rng.random((1, 7, 7)).astype(np.float32)
+    # non-square canvas (odd and even sides): the centre is ((H - 1) / 2, (W - 1) / 2)
+    y = rng.random((1, 5, 8)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(affine_transform_images(y, [[-1.0, 0], [0, -1.0]], [0, 0])), y[:, ::-1, ::-1])
 
 

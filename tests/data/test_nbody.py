@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from geojax.data import nbody
 from geojax.data.nbody import NBodySettings, coulomb_forces, generate_nbody, load_or_generate_nbody, simulate
 from tests.conftest import relative_error
 
@@ -51,7 +52,7 @@ def test_symplectic_euler_conserves_energy_and_is_equivariant(rng):
     assert relative_error(x2, x3 @ R.T + t) < 1e-9
 
 
-def test_dataset_shapes_determinism_and_cache(tmp_path):
+def test_dataset_shapes_determinism_and_cache(tmp_path, monkeypatch):
     data = generate_nbody(SMALL)
     assert {k: v["positions"].shape for k, v in data.items()} == {"train": (6, 5, 3), "val": (3, 5, 3), "test": (4, 5, 3)}
     assert set(np.unique(data["train"]["charges"])) <= {-1.0, 1.0}
@@ -62,7 +63,13 @@ def test_dataset_shapes_determinism_and_cache(tmp_path):
     files = list(tmp_path.glob("*.npz"))
     assert len(files) == 1 and not list(tmp_path.glob(".*tmp"))
     with np.load(files[0], allow_pickle=False) as f:
-        assert '"seed": 0' in str(f["settings"])
+        assert '"seed": 0' in str(f["settings"]) and "regenerated" in str(f["settings"])
+    with monkeypatch.context() as m:  # the second call must read the file, not generate
+        m.setattr(nbody, "generate_nbody", lambda settings: pytest.fail("regenerated instead of reading the cache"))
+        cached = load_or_generate_nbody(tmp_path, SMALL)
+    for split in data:
+        for k in data[split]:
+            np.testing.assert_array_equal(cached[split][k], data[split][k])
     other = load_or_generate_nbody(tmp_path, dataclasses.replace(SMALL, seed=1))
     assert not np.array_equal(other["train"]["positions"], data["train"]["positions"])
     assert len(list(tmp_path.glob("*.npz"))) == 2

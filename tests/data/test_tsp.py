@@ -157,7 +157,8 @@ def test_reference_tours_cache_round_trip_is_atomic(tmp_path, monkeypatch):
     assert np.all(first["tours"][:, 0] == 0)
     files = sorted(p.name for p in Path(tmp_path).iterdir())
     assert files == [cache_name(coords, "exact", 0.0, 10_000)]  # no temporary files left behind
-    assert files[0].startswith("tsp8_N5_") and files[0].endswith("_exact_0s_scale10000.npz")
+    assert files[0].startswith("tsp8_N5_") and files[0].endswith("_exact_0.0s_scale10000.npz")
+    assert cache_name(coords, "exact", 0.01, 10_000) != cache_name(coords, "exact", 0.0100000001, 10_000)
 
     monkeypatch.setattr(tsp, "solve_exact", refuse)
     second = reference_tours(coords, solver="exact", cache_dir=tmp_path, progress=False)

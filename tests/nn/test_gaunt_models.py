@@ -269,6 +269,23 @@ def test_forces_are_minus_the_finite_difference_gradient(rng):
         assert abs(float(fd[0]) + float(forces[0, atom, axis])) < 1e-8 * max(1.0, abs(float(fd[0])))
 
 
+@pytest.mark.parametrize("product", ["gaunt", "cg"])
+def test_energy_is_continuous_when_an_atom_crosses_the_cutoff(product):
+    """With every parameter moved away from its initial value (as training does), the energy of a
+    dimer just inside the cutoff equals the energy just outside it (where the pair is masked)."""
+    model = _potential(product)
+    params = nnx.state(model, nnx.Param)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(5), len(leaves))
+    nnx.update(model, jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape, p.dtype) for p, k in zip(leaves, keys)]))
+    species = jnp.asarray([[0, 1]])
+    pos = [jnp.asarray([[[0.0, 0.0, 0.0], [d, 0.3, 0.0]]]) for d in (np.sqrt(16.0 - 0.09) - 1e-7, np.sqrt(16.0 - 0.09) + 1e-7)]
+    inside, outside = (float(energy_of(model, p, species)[0]) for p in pos)
+    near = float(energy_of(model, pos[0] * 0.8, species)[0])
+    assert abs(near - outside) > 1e-6  # the pair does interact inside the cutoff
+    assert abs(inside - outside) < 1e-12
+
+
 # the a^2 model (no longer the default) is the slowest test of the suite: kept under -m slow
 @pytest.mark.parametrize("distinct_factors", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_gaunt_and_cg_twins_agree_at_initialisation_and_cg_path_weights_learn(rng, distinct_factors):
