@@ -305,7 +305,9 @@ def _expm_ss(x: Array) -> Array:
     ``s = max(0, ceil(log2 ||X||_1))`` (no gradient through ``s``), ``Y = X / 2^s`` with
     ``||Y||_1 <= 1``, so the truncation error is below ``1/19! < 1e-16``; then ``s`` squarings
     (a fixed loop of ``_MAX_SQUARINGS`` masked steps, so reverse-mode differentiation works;
-    ``||X||_1`` up to ``2^24`` is supported, beyond that the result overflows anyway).
+    ``||X||_1`` up to ``2^24`` is supported: beyond it a general ``X`` overflows anyway, but a
+    skew ``X`` (a rotation by more than ``2^24`` radians) comes back finite and wrong, not
+    orthogonal).
     """
     n = x.shape[-1]
     eye = _eye(n, x.dtype)

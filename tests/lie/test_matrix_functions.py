@@ -141,7 +141,8 @@ def test_float32_2x2_bounds(rng):
     lg = np.asarray(lie.logm(g))
     ref = np.stack([sla.logm(x).real for x in g.astype(np.float64)])
     err = np.abs(lg - ref).max(axis=(1, 2)) / np.abs(ref).max(axis=(1, 2))
-    assert np.median(err) < 1e-6 and np.all(np.isfinite(lg))
+    # every matrix, both formula branches: at most 5.8e-6 measured (input rounding), a wrong branch is O(1)
+    assert np.median(err) < 1e-6 and err.max() < 2e-5 and np.all(np.isfinite(lg))
 
 
 # ------------------------------------------------------------------------------------- n x n
