@@ -15,8 +15,9 @@ Variants are comma-separated tokens after the colon:
   the third moments, whose angle the head reads; ``model.orient``; a negative result, README)
 - ``quick``: a smoke test (a few steps on 100 test digits x 2 maps; not a result)
 
-Every model gets the same budget: ``train.steps`` steps of ``train.batch_size`` digits. The three
-seeds x four models grid of the README table is ``python -m experiments.affnist_sweep --out DIR``.
+Every model gets the same budget: ``train.steps`` steps of ``train.batch_size`` digits. The grid
+of three seeds x every model is ``python -m experiments.affnist_sweep --out DIR`` (``--models`` picks
+some; the README tables name theirs).
 The runs that meet the issue's goals use the whole 30 minutes per model (README, "The 30-minute
 budget"): ``python -m experiments.affnist_sweep --out DIR --models sl2_whiten,cnn_whiten,cnn
 --steps 8000 --whiten-std 6``.

@@ -4,8 +4,9 @@ Command (about 35 s on 2 CPU cores; ~20 s for ``:quick``, mostly compilation):
 
     python -m experiments.train --config configs/tetris.py --workdir workdirs/tetris
 
-Expected result: eval/accuracy 1.000 on 1,024 randomly rotated test shapes, including the chiral
-pair (the network's odd-parity scalars tell mirror images apart). ``:quick`` trains 20 steps and
+Expected result: eval/accuracy 1.000 on 1,024 randomly rotated test shapes, which include the
+chiral pair (no separate metric for it: at accuracy 1.000 the network's odd-parity scalars tell the
+mirror images apart). ``:quick`` trains 20 steps and
 is a smoke test, not a result.
 """
 

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.sweep_io import append_record, fmt_mean_std, load_get_config, open_results, quiet_training_logs
+from experiments.sweep_io import (
+    append_record,
+    check_finished_run,
+    fmt_mean_std,
+    load_get_config,
+    open_results,
+    quiet_training_logs,
+)
 
 MODELS = {
     "sl2": "SL(2)⋉R² equivariant",
@@ -136,16 +143,19 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     if grid:
         print(f"{len(grid)} runs on {jax.devices()}", flush=True)
+    finished = {r["name"]: r for r in records}
     for n, (model, seed) in enumerate(grid, 1):
         name = f"{model}-s{seed}"
-        if name in done:
-            continue
         config = get_config(",".join([model] + (["quick"] if args.quick else [])))
         config.seed = seed
         if args.steps:
             config.train.steps = args.steps
         if args.whiten_std is not None and config.model.whiten_std > 0:
             config.model.whiten_std = args.whiten_std
+        if name in done:
+            check_finished_run(finished[name], {"steps": config.train.steps, "batch_size": config.train.batch_size,
+                                                "whiten_std": config.model.whiten_std}, out)
+            continue
         config.train.eval_every = config.train.steps
         t0 = time.perf_counter()
         result = train_and_evaluate(config, out / "runs" / name, task, overwrite=True)

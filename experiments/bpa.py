@@ -3,7 +3,7 @@
 Data: :mod:`geojax.data.bpa` (Langevin MD at 300, 600 and 1,200 K labelled with GFN2-xTB through
 tblite; generated once with ``python -m geojax.data.bpa --out workdirs/bpa_cache``). Training on
 the 300 K training snapshots; evaluation on ``config.data.eval_split`` (``test_300K`` by default;
-``python -m experiments.bpa_report`` evaluates every temperature).
+``python -m experiments.e3_report --bpa WORKDIR ...`` evaluates every temperature).
 Model: :class:`geojax.nn.GauntPotential` (``config.model.product``: ``"gaunt"`` or ``"cg"``) with
 ``E = shift + scale * E_model`` and ``F = -dE/dx``: ``shift`` the mean training energy, ``scale``
 the RMS training force component (the model works in units of typical forces).

@@ -41,10 +41,30 @@ def _speed(records: list[dict]) -> float:
 
 
 def _cell(values: list[float], fmt: str = ".4f") -> str:
+    """``mean ± std`` over runs (sample std); the value alone for one run, whose spread is unknown."""
     if not values:
         return "n/a"
     a = np.asarray(values, float)
-    return f"{a.mean():{fmt}} ± {a.std(ddof=1) if len(a) > 1 else 0.0:{fmt}}"
+    return f"{a.mean():{fmt}} ± {a.std(ddof=1):{fmt}}" if len(a) > 1 else f"{a[0]:{fmt}}"
+
+
+def _group(groups: dict, config: ml_collections.ConfigDict, fields: dict) -> dict:
+    """The group of runs whose configs are equal except for the seed (only seeds are averaged), new
+    or existing; labelled by :func:`model_label`, with a number appended when two groups share it."""
+    key = json.dumps({k: v for k, v in json.loads(config.to_json_best_effort(sort_keys=True)).items() if k != "seed"},
+                     sort_keys=True)
+    for label, g in groups.items():
+        if g["_key"] == key:
+            return g
+    label = model_label(config.model)
+    same = sum(1 for other in groups if other == label or other.startswith(label + " ("))
+    label = label if not same else f"{label} ({same + 1})"
+    groups[label] = {"_key": key, **{k: [] for k in fields}}
+    return groups[label]
+
+
+def _without_keys(groups: dict) -> dict:
+    return {label: {k: v for k, v in g.items() if k != "_key"} for label, g in groups.items()}
 
 
 def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
@@ -55,12 +75,14 @@ def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
         evals = [r for r in records if "eval/mse" in r]
         if not evals or evals[-1]["step"] != config.train.steps:
             raise ValueError(f"{run}: no final evaluation (unfinished run?)")
-        g = groups.setdefault(model_label(config.model), {"mse": [], "ms_per_step": [], "lmax": [], "steps": []})
+        if config.data.get("eval_split", "test") != "test":
+            raise ValueError(f"{run}: evaluated on {config.data.eval_split!r}; the table reports the test split")
+        g = _group(groups, config, ("mse", "ms_per_step", "lmax", "steps"))
         g["mse"].append(evals[-1]["eval/mse"])
         g["ms_per_step"].append(1e3 / _speed(records))
         g["lmax"].append(config.model.lmax)
         g["steps"].append(config.train.steps)
-    return groups
+    return _without_keys(groups)
 
 
 def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
@@ -77,7 +99,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
         if step != config.train.steps:
             raise ValueError(f"{run}: checkpoint at step {step}, expected {config.train.steps} (unfinished run?)")
         predict = nnx.jit(lambda m, x, z: m.energy_and_forces(x, z))
-        g = groups.setdefault(model_label(config.model), {"ms_per_step": [], "lmax": []})
+        g = _group(groups, config, ("ms_per_step", "lmax"))
         g["ms_per_step"].append(1e3 / _speed(read_metrics(run / "metrics.jsonl")))
         g["lmax"].append(config.model.lmax)
         for name, arrays in splits(config).items():
@@ -91,7 +113,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
                 f_err.append((forces - b["forces"]).ravel())
             g.setdefault(f"E_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(e_err) ** 2))))
             g.setdefault(f"F_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(f_err) ** 2))))
-    return groups
+    return _without_keys(groups)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.sweep_io import append_record, fmt_mean_std, load_get_config, open_results, quiet_training_logs
+from experiments.sweep_io import (
+    append_record,
+    check_finished_run,
+    fmt_mean_std,
+    load_get_config,
+    open_results,
+    quiet_training_logs,
+)
 
 ANCHORS = {"PointNet": 19.6, "DGCNN": 33.8, "VN-DGCNN": 89.5, "RIConv++": 91.3}
 """Published ModelNet40 z/SO(3) accuracies (%), printed beside ours; not comparable one-to-one."""
@@ -148,21 +155,27 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     if not args.table_only:
         print(f"{len(grid)} runs ({len(done & {run_name(*g) for g in grid})} already done) on {jax.devices()}", flush=True)
+    finished = {r["name"]: r for r in records}
     for n, (backbone, inp, rot, seed) in enumerate(grid, 1):
         name = run_name(backbone, inp, rot, seed)
-        if name in done:
-            continue
         config = get_config(",".join([backbone, inp, rot] + (["quick"] if args.quick else [])))
         config.seed = seed
         if not args.quick:
             config.train.steps = args.pointnet_steps if backbone == "pointnet" else args.dgcnn_steps
             if backbone == "dgcnn":
                 config.model.fa_train = args.dgcnn_fa_train
+        if name in done:
+            check_finished_run(finished[name], {"steps": config.train.steps, "batch_size": config.train.batch_size,
+                                                "fa_train": config.model.fa_train}, out)
+            continue
         config.train.eval_every = config.train.steps
         config.train.checkpoint_every = config.train.steps
         t0 = time.perf_counter()
         result = train_and_evaluate(config, out / "runs" / name, task, overwrite=True)
         seconds = time.perf_counter() - t0
+        if not result.eval_metrics:  # interrupted before its evaluation: not a result; resumes next time
+            print(f"{name}: interrupted, not recorded", flush=True)
+            break
         record = {"name": name, "backbone": backbone, "input": inp, "rot": rot, "seed": seed, "steps": config.train.steps, "batch_size": config.train.batch_size,
                   "fa_train": config.model.fa_train, "seconds": seconds, "metrics": result.eval_metrics}
         records.append(record)

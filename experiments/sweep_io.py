@@ -42,6 +42,20 @@ def open_results(out: str | Path) -> tuple[Path, list[dict], set[str]]:
     return path, records, {r["name"] for r in records}
 
 
+def check_finished_run(record: dict, settings: dict, out: str | Path) -> None:
+    """Refuse to reuse a finished run whose stored settings differ from this sweep's: one table
+    cell would average runs of different settings.
+
+    Raises:
+      ValueError: naming the run, the differing settings and what to do.
+    """
+    diff = {k: (record.get(k), v) for k, v in settings.items() if record.get(k) != v}
+    if diff:
+        listed = ", ".join(f"{k}={old!r} (this sweep: {new!r})" for k, (old, new) in diff.items())
+        raise ValueError(f"{Path(out) / 'results.jsonl'} holds {record['name']} with {listed}: use another --out, "
+                         "or delete that record to re-run it")
+
+
 def append_record(path: Path, record: dict) -> None:
     """Append one finished run to ``results.jsonl`` (one JSON object per line)."""
     with path.open("a") as f:

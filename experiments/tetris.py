@@ -1,7 +1,8 @@
 """3D tetris classification with an E(3)-equivariant point-convolution network.
 
 Train on randomly rotated shapes, evaluate on a fixed set of randomly rotated shapes. Cross
-entropy loss; metrics: accuracy, and accuracy on the chiral pair alone.
+entropy loss; metrics: accuracy and loss (the test set includes the chiral pair, which the
+network's odd-parity scalars tell apart).
 """
 
 from __future__ import annotations

@@ -121,6 +121,20 @@ def test_sweep_does_not_record_a_run_interrupted_before_evaluation(tmp_path, mon
     assert "cnn-s0: interrupted, not recorded" in out and "cnn-s1" not in out  # and the sweep stops there
 
 
+def test_sweep_refuses_to_mix_settings_in_one_cell(tmp_path, monkeypatch):
+    import geojax.train
+
+    def finished(config, workdir, task, overwrite=False):
+        return geojax.train.RunResult(workdir=workdir, start_step=0, final_step=1, preempted=False, model=nnx.Linear(2, 1, rngs=nnx.Rngs(0)),
+                                      eval_metrics={"eval/acc_centred": 0.99, "eval/acc_transformed": 0.9})
+
+    monkeypatch.setattr(geojax.train, "train_and_evaluate", finished)
+    affnist_sweep.main(["--out", str(tmp_path), "--seeds", "1", "--models", "cnn", "--steps", "4"])
+    affnist_sweep.main(["--out", str(tmp_path), "--seeds", "1", "--models", "cnn", "--steps", "4"])  # same: reused
+    with pytest.raises(ValueError, match=r"holds cnn-s0 with steps=4 \(this sweep: 8\): use another --out"):
+        affnist_sweep.main(["--out", str(tmp_path), "--seeds", "1", "--models", "cnn", "--steps", "8"])
+
+
 def test_sweep_whiten_std_reaches_only_the_whitening_models(tmp_path, monkeypatch, capsys):
     import geojax.train
 

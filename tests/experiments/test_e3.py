@@ -27,8 +27,22 @@ def test_nbody_quick_run(tmp_path):
     ref = np.mean((test["positions"] + test["velocities"] - test["target"]) ** 2)
     np.testing.assert_allclose(m["eval/mse_constant_velocity"], ref, rtol=1e-5)
     e3_report.main(["--nbody", str(tmp_path / "run"), "--out", str(tmp_path / "report")])
-    assert f"| Gaunt (s2grid) | 1 | 1 | 4 | {m['eval/mse']:.4f} ± 0.0000 |" in (tmp_path / "report" / "results.md").read_text()
+    assert f"| Gaunt (s2grid) | 1 | 1 | 4 | {m['eval/mse']:.4f} |" in (tmp_path / "report" / "results.md").read_text()  # one run: no spread
     assert (tmp_path / "report" / "nbody_mse.png").exists()
+
+
+def test_report_averages_only_runs_that_differ_by_seed():
+    import ml_collections
+
+    from experiments.e3_report import _group
+
+    def config(seed, lmax):
+        return ml_collections.ConfigDict({"seed": seed, "model": {"product": "gaunt", "lmax": lmax}, "train": {"steps": 4}})
+
+    groups = {}
+    for seed, lmax in [(0, 2), (1, 2), (0, 3)]:
+        _group(groups, config(seed, lmax), ("mse",))["mse"].append(lmax)
+    assert {label: g["mse"] for label, g in groups.items()} == {"Gaunt (s2grid)": [2, 2], "Gaunt (s2grid) (2)": [3]}
 
 
 def test_bpa_quick_run(tmp_path):

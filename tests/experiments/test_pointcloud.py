@@ -152,3 +152,17 @@ def test_quick_config_runs_through_the_trainer(tmp_path):
     assert abs(m["eval/loss_z"] - m["eval/loss_so3"]) < 1e-4
     assert 0.0 <= m["eval/chiral_acc_so3"] <= 1.0
     assert (tmp_path / "metrics.jsonl").exists()
+
+
+def test_sweep_does_not_record_a_run_interrupted_before_evaluation(tmp_path, monkeypatch, capsys):
+    import geojax.train
+    from experiments import pointcloud_sweep
+
+    def interrupted(config, workdir, task, overwrite=False):
+        return geojax.train.RunResult(workdir=workdir, start_step=0, final_step=1, preempted=True, eval_metrics={}, model=None)
+
+    monkeypatch.setattr(geojax.train, "train_and_evaluate", interrupted)
+    pointcloud_sweep.main(["--out", str(tmp_path), "--seeds", "1", "--backbones", "pointnet", "--inputs", "xyz", "--quick"])
+    assert not (tmp_path / "results.jsonl").exists()  # nothing recorded, so the run resumes next time
+    out = capsys.readouterr().out
+    assert "interrupted, not recorded" in out and out.count("interrupted") == 1  # and the sweep stops there

@@ -106,5 +106,5 @@ def test_quick_run_through_the_trainer(tmp_path):
     assert list((tmp_path / "cache").glob("*.npz"))
     tsp_report.main(["--runs", str(tmp_path / "run"), "--out", str(tmp_path / "report")])
     table = (tmp_path / "report" / "results.md").read_text()
-    assert "| 8 | TinvNN (MDS) coordinates | 4 | 16 |" in table
+    assert "| 8 | TinvNN (MDS) coordinates | 4 | 16 | 2 |" in table  # k = eval_samples of :quick
     assert (tmp_path / "report" / "results.png").stat().st_size > 1000
