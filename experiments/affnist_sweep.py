@@ -19,14 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.sweep_io import (
-    append_record,
-    check_finished_run,
-    fmt_mean_std,
-    load_get_config,
-    open_results,
-    quiet_training_logs,
-)
+from experiments.sweep_io import append_record, check_finished_run, fmt_mean_std, load_get_config, open_results, quiet_training_logs
 
 MODELS = {
     "sl2": "SL(2)⋉R² equivariant",

@@ -22,14 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.sweep_io import (
-    append_record,
-    check_finished_run,
-    fmt_mean_std,
-    load_get_config,
-    open_results,
-    quiet_training_logs,
-)
+from experiments.sweep_io import append_record, check_finished_run, fmt_mean_std, load_get_config, open_results, quiet_training_logs
 
 ANCHORS = {"PointNet": 19.6, "DGCNN": 33.8, "VN-DGCNN": 89.5, "RIConv++": 91.3}
 """Published ModelNet40 z/SO(3) accuracies (%), printed beside ours; not comparable one-to-one."""
