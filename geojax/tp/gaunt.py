@@ -31,7 +31,7 @@ def auto_method(lmax_x: int, lmax_y: int, lmax_out: int, backend: str) -> str:
     Rule, from ``python -m geojax.bench tp`` on 2 CPU cores (float32, batch 256; README
     "Benchmarks"): ``"dense"`` while both inputs have degree <= 1 (a few dozen multiply-adds, no
     transforms), otherwise ``"s2grid"``, which was the fastest method at every degree from 2 to 16
-    (2-3.6x faster than ``"fourier"``, whose half torus has a few more points and whose stages
+    (1.8-3.6x faster than ``"fourier"``, whose half torus has a few more points and whose stages
     are less tuned: a change of basis to the 2D Fourier spectrum before its DFT GEMMs, and a real
     FFT on the way back). ``backend`` is part of the signature so
     accelerators can get their own measured rule; none was measured here.
