@@ -130,13 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     quiet_training_logs()
     get_config = load_get_config("affnist.py")
     out = Path(args.out)
-    results_path, records, done = open_results(out)
+    results_path, records, finished = open_results(out)
     task = AffNISTTask()
     grid = [] if args.table_only else [(m, s) for s in range(args.seeds) for m in models]
     start = time.perf_counter()
     if grid:
         print(f"{len(grid)} runs on {jax.devices()}", flush=True)
-    finished = {r["name"]: r for r in records}
     for n, (model, seed) in enumerate(grid, 1):
         name = f"{model}-s{seed}"
         config = get_config(",".join([model] + (["quick"] if args.quick else [])))
@@ -145,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             config.train.steps = args.steps
         if args.whiten_std is not None and config.model.whiten_std > 0:
             config.model.whiten_std = args.whiten_std
-        if name in done:
+        if name in finished:
             check_finished_run(finished[name], {"steps": config.train.steps, "batch_size": config.train.batch_size,
                                                 "whiten_std": config.model.whiten_std}, out)
             continue

@@ -48,28 +48,24 @@ def _cell(values: list[float], fmt: str = ".4f") -> str:
     return f"{a.mean():{fmt}} ± {a.std(ddof=1):{fmt}}" if len(a) > 1 else f"{a[0]:{fmt}}"
 
 
-def _group(groups: dict, config: ml_collections.ConfigDict, fields: dict) -> dict:
-    """The group of runs whose configs are equal except for the seed (only seeds are averaged), new
-    or existing; labelled by :func:`model_label`, with a number appended when two groups share it."""
+def _group(groups: dict, labels: dict[str, str], config: ml_collections.ConfigDict, fields: tuple[str, ...]) -> dict:
+    """The row of ``groups`` for the runs whose configs equal ``config`` except for the seed (only
+    seeds are averaged), created if new. ``labels`` maps each such config (as JSON) to its row's
+    label: :func:`model_label`, numbered when two rows share it."""
     key = json.dumps({k: v for k, v in json.loads(config.to_json_best_effort(sort_keys=True)).items() if k != "seed"},
                      sort_keys=True)
-    for label, g in groups.items():
-        if g["_key"] == key:
-            return g
-    label = model_label(config.model)
-    same = sum(1 for other in groups if other == label or other.startswith(label + " ("))
-    label = label if not same else f"{label} ({same + 1})"
-    groups[label] = {"_key": key, **{k: [] for k in fields}}
-    return groups[label]
-
-
-def _without_keys(groups: dict) -> dict:
-    return {label: {k: v for k, v in g.items() if k != "_key"} for label, g in groups.items()}
+    if key not in labels:
+        label = model_label(config.model)
+        same = sum(1 for other in groups if other == label or other.startswith(label + " ("))
+        labels[key] = label if not same else f"{label} ({same + 1})"
+        groups[labels[key]] = {k: [] for k in fields}
+    return groups[labels[key]]
 
 
 def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
     """``{label: {"mse": [...], "ms_per_step": [...], "params": [...]}}`` from finished N-body runs."""
     groups: dict[str, dict[str, list[float]]] = {}
+    labels: dict[str, str] = {}
     for run in runs:
         config, records = saved_config(run), read_metrics(run / "metrics.jsonl")
         evals = [r for r in records if "eval/mse" in r]
@@ -77,12 +73,12 @@ def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
             raise ValueError(f"{run}: no final evaluation (unfinished run?)")
         if config.data.get("eval_split", "test") != "test":
             raise ValueError(f"{run}: evaluated on {config.data.eval_split!r}; the table reports the test split")
-        g = _group(groups, config, ("mse", "ms_per_step", "lmax", "steps"))
+        g = _group(groups, labels, config, ("mse", "ms_per_step", "lmax", "steps"))
         g["mse"].append(evals[-1]["eval/mse"])
         g["ms_per_step"].append(1e3 / _speed(records))
         g["lmax"].append(config.model.lmax)
         g["steps"].append(config.train.steps)
-    return _without_keys(groups)
+    return groups
 
 
 def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
@@ -91,6 +87,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
     from geojax.train import load_trained_model
 
     groups: dict[str, dict[str, list[float]]] = {}
+    labels: dict[str, str] = {}
     task = BPATask()
     for run in runs:
         config = saved_config(run)
@@ -99,7 +96,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
         if step != config.train.steps:
             raise ValueError(f"{run}: checkpoint at step {step}, expected {config.train.steps} (unfinished run?)")
         predict = nnx.jit(lambda m, x, z: m.energy_and_forces(x, z))
-        g = _group(groups, config, ("ms_per_step", "lmax"))
+        g = _group(groups, labels, config, ("ms_per_step", "lmax"))
         g["ms_per_step"].append(1e3 / _speed(read_metrics(run / "metrics.jsonl")))
         g["lmax"].append(config.model.lmax)
         for name, arrays in splits(config).items():
@@ -113,7 +110,7 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
                 f_err.append((forces - b["forces"]).ravel())
             g.setdefault(f"E_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(e_err) ** 2))))
             g.setdefault(f"F_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(f_err) ** 2))))
-    return _without_keys(groups)
+    return groups
 
 
 def main(argv: list[str] | None = None) -> None:

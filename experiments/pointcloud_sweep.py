@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_training_logs()
     get_config = load_get_config("pointcloud.py")
     out = Path(args.out)
-    results_path, records, done = open_results(out)
+    results_path, records, finished = open_results(out)
     task = PointCloudTask()
     # seed-major: an interrupted sweep has whole grids for its first seeds
     grid = [(b, i, r, s) for s in range(args.seeds) for b in backbones for i in inputs for r in ("z", "so3")]
@@ -147,8 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         grid = []
     start = time.perf_counter()
     if not args.table_only:
-        print(f"{len(grid)} runs ({len(done & {run_name(*g) for g in grid})} already done) on {jax.devices()}", flush=True)
-    finished = {r["name"]: r for r in records}
+        print(f"{len(grid)} runs ({len(finished.keys() & {run_name(*g) for g in grid})} already done) on {jax.devices()}", flush=True)
     for n, (backbone, inp, rot, seed) in enumerate(grid, 1):
         name = run_name(backbone, inp, rot, seed)
         config = get_config(",".join([backbone, inp, rot] + (["quick"] if args.quick else [])))
@@ -157,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
             config.train.steps = args.pointnet_steps if backbone == "pointnet" else args.dgcnn_steps
             if backbone == "dgcnn":
                 config.model.fa_train = args.dgcnn_fa_train
-        if name in done:
+        if name in finished:
             check_finished_run(finished[name], {"steps": config.train.steps, "batch_size": config.train.batch_size,
                                                 "fa_train": config.model.fa_train}, out)
             continue

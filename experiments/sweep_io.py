@@ -31,15 +31,16 @@ def fmt_mean_std(values: list[float]) -> str:
     return f"{a.mean():.1f} ± {a.std(ddof=1):.1f}" if len(a) > 1 else f"{a[0]:.1f}"
 
 
-def open_results(out: str | Path) -> tuple[Path, list[dict], set[str]]:
-    """``(results.jsonl path, records so far, names of finished runs)`` in the sweep folder ``out`` (created)."""
+def open_results(out: str | Path) -> tuple[Path, list[dict], dict[str, dict]]:
+    """``(results.jsonl path, records so far, the finished runs' records by name)`` in the sweep
+    folder ``out`` (created)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
     records = read_metrics(path)
     if path.exists() and not path.read_text().endswith("\n"):
         write_json_lines(path, records)  # drop a torn last record before appending after it
-    return path, records, {r["name"] for r in records}
+    return path, records, {r["name"]: r for r in records}
 
 
 def check_finished_run(record: dict, settings: dict, out: str | Path) -> None:

@@ -31,12 +31,18 @@ def read_metrics(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in complete.split("\n") if line.strip()]
 
 
-def write_json_lines(path: str | Path, records: list[dict]) -> None:
-    """Replace ``path`` by ``records``, one JSON object per line, atomically (a temporary file renamed)."""
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Replace ``path`` by ``text`` through a temporary file renamed over it: a kill leaves the old
+    file or the new one, never a truncated one."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tmp.write_text(text)
     tmp.replace(path)
+
+
+def write_json_lines(path: str | Path, records: list[dict]) -> None:
+    """Replace ``path`` by ``records``, one JSON object per line, atomically (:func:`write_text_atomic`)."""
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 class MetricWriter:

@@ -11,6 +11,7 @@ import ml_collections
 from jax.experimental import multihost_utils
 
 from geojax.environment import environment_info
+from geojax.train.metrics import write_text_atomic
 
 
 class WorkdirConflict(RuntimeError):
@@ -46,18 +47,11 @@ def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict, *, o
                 shutil.rmtree(workdir)
     if jax.process_index() == 0:
         workdir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(saved_path, json.dumps(current, indent=2, sort_keys=True) + "\n")
-        _write_atomically(workdir / "environment.json", json.dumps(environment_info(), indent=2) + "\n")
+        write_text_atomic(saved_path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(workdir / "environment.json", json.dumps(environment_info(), indent=2) + "\n")
     if jax.process_count() > 1:  # no process may read the old run's files while process 0 replaces them
         multihost_utils.sync_global_devices("geojax.prepare_workdir")
     return workdir
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """A kill leaves the old file or the new one, never a truncated one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def saved_config(workdir: str | Path) -> ml_collections.ConfigDict:

@@ -39,9 +39,9 @@ def test_report_averages_only_runs_that_differ_by_seed():
     def config(seed, lmax):
         return ml_collections.ConfigDict({"seed": seed, "model": {"product": "gaunt", "lmax": lmax}, "train": {"steps": 4}})
 
-    groups = {}
+    groups, labels = {}, {}
     for seed, lmax in [(0, 2), (1, 2), (0, 3)]:
-        _group(groups, config(seed, lmax), ("mse",))["mse"].append(lmax)
+        _group(groups, labels, config(seed, lmax), ("mse",))["mse"].append(lmax)
     assert {label: g["mse"] for label, g in groups.items()} == {"Gaunt (s2grid)": [2, 2], "Gaunt (s2grid) (2)": [3]}
 
 
