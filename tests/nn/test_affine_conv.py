@@ -295,13 +295,14 @@ def test_layer_features_end_in_features_and_locate_the_grid_error(options):
         s = model.draw_samples(None, jnp.float64)
         layers = jit_call(model, x, s, method="layer_features")
         assert [f.shape for f in layers] == [(2, 3), (2, 4), (2, 5)]
-        np.testing.assert_array_equal(layers[-1], jit_call(model, x, s, method="features"))
+        np.testing.assert_allclose(layers[-1], jit_call(model, x, s, method="features"), rtol=1e-13)  # two programs: round-off
         # A grid symmetry moves nothing off the grid: every layer exact. A 20-degree rotation does.
         exact = moved_per_layer(model, np.asarray(x), np.stack([ROT90] * 2), num=4)
         assert max(exact) < 1e-6  # the resampler works in float32 (measured ~1.5e-7)
         c, si = math.cos(0.35), math.sin(0.35)
         off_grid = moved_per_layer(model, np.asarray(x), np.stack([np.array([[c, -si], [si, c]])] * 2), num=4)
         assert min(off_grid) > 1e-3
-        # The last layer's value is the script's whole-network "moved" error (same sample set).
+        # The last layer's value is the script's whole-network "moved" error (same sample set; two
+        # programs through the float32 resampler, so equal to its round-off)
         A = np.stack([np.array([[c, -si], [si, c]])] * 2)
-        assert off_grid[-1] == pytest.approx(measure(model, np.asarray(x), A, num=4)["moved"], rel=1e-9)
+        assert off_grid[-1] == pytest.approx(measure(model, np.asarray(x), A, num=4)["moved"], rel=1e-5)

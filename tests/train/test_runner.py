@@ -194,8 +194,8 @@ def test_parameter_ema_averages_the_trained_weights_and_is_what_gets_evaluated(t
     ema_config.lock()
     ema = train_and_evaluate(ema_config, tmp_path / "ema", task)
 
-    # the average does not feed back into training
-    assert _losses(tmp_path / "ema") == _losses(tmp_path / "plain")
+    # the average does not feed back into training (two compiled programs: equal up to round-off)
+    np.testing.assert_allclose(_losses(tmp_path / "ema"), _losses(tmp_path / "plain"), rtol=1e-6)
     # reference: the recursion over the plain run's per-step parameters, decay min(d, (1+s)/(10+s))
     init_key = jax.random.split(jax.random.key(plain_config.seed), 3)[0]
     expected = _flat(nnx.state(task.make_model(plain_config, nnx.Rngs(params=init_key)), nnx.Param))
@@ -209,10 +209,11 @@ def test_parameter_ema_averages_the_trained_weights_and_is_what_gets_evaluated(t
     for k in expected:
         np.testing.assert_allclose(saved_ema[k], expected[k], rtol=1e-5, atol=1e-7, err_msg=k)
         np.testing.assert_array_equal(got[k], saved_ema[k], err_msg=k)
-    # the raw parameters are still trained and checkpointed, and differ from their average
+    # the raw parameters are still trained and checkpointed (as in the plain run, up to round-off),
+    # and differ from their average
     trained, saved_params = _flat(nnx.state(plain.model, nnx.Param)), _flat(saved["params"])
     for k in trained:
-        np.testing.assert_array_equal(saved_params[k], trained[k], err_msg=k)
+        np.testing.assert_allclose(saved_params[k], trained[k], rtol=1e-5, atol=1e-7, err_msg=k)
     assert any(not np.allclose(trained[k], got[k]) for k in trained)
     # evaluation and the reloaded model use the average
     step, reloaded = load_trained_model(ema_config, tmp_path / "ema", task)
