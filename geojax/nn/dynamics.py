@@ -17,7 +17,9 @@ class GauntDynamics(nnx.Module):
 
     Node inputs: ``l = 0`` channels a linear map of ``(q, |v|)`` (``charge_node_features=False``:
     of ``|v|`` alone), ``l = 1`` channels ``w_c v``. Edge features: a Bessel basis of
-    ``|x_j - x_i|`` (smooth cutoff ``cutoff``, larger than the systems) and ``q_i q_j``.
+    ``|x_j - x_i|`` (smooth cutoff ``cutoff``) and ``q_i q_j``, which does not vanish at the
+    cutoff: the prediction jumps when a pair crosses it (the default, 20, lies beyond the N-body
+    systems; ``configs/nbody.py`` uses 10, which under 1% of the pairs exceed).
     Equivariant to rotations, reflections and translations of positions (with velocities rotated
     and reflected alike) and to permutations of particles. With ``charge_node_features=False``
     charges enter only through ``q_i q_j``, so the model is also invariant to flipping the sign of
