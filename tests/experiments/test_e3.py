@@ -30,6 +30,29 @@ def test_nbody_quick_run(tmp_path):
     assert f"| Gaunt (s2grid) | 1 | 1 | 4 | {m['eval/mse']:.4f} |" in (tmp_path / "report" / "results.md").read_text()  # one run: no spread
     assert (tmp_path / "report" / "nbody_mse.png").exists()
 
+    # re-evaluation of the finished run: the trainer's numbers on its own split, others on request
+    from experiments.evaluate import evaluate_run, main as evaluate_main
+
+    step, again = evaluate_run(tmp_path / "run", "test")
+    assert step == config.train.steps and again.keys() == m.keys()
+    for name in m:
+        np.testing.assert_allclose(again[name], m[name], rtol=1e-5)
+    val = dataset(config)["val"]
+    _, on_val = evaluate_run(tmp_path / "run", "val")
+    ref_val = np.mean((val["positions"] + val["velocities"] - val["target"]) ** 2)
+    np.testing.assert_allclose(on_val["eval/mse_constant_velocity"], ref_val, rtol=1e-5)
+    assert on_val["eval/mse"] != pytest.approx(m["eval/mse"])
+    evaluate_main(["--workdir", str(tmp_path / "run"), "--split", "train", "--json", str(tmp_path / "train.json")])
+    assert json.loads((tmp_path / "train.json").read_text())["split"] == "train"
+    with pytest.raises(ValueError, match="no split 'nope'"):
+        evaluate_run(tmp_path / "run", "nope")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    del saved["data"]["eval_split"]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="no data.eval_split"):
+        evaluate_run(tmp_path / "other", "val")
+
 
 def test_report_averages_only_runs_that_differ_by_seed():
     import ml_collections
