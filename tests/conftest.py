@@ -9,6 +9,7 @@ os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 # XLA:CPU's older elemental emitters compile small fusions about twice as fast as its fusion
 # emitters: tests/nn/test_gaunt_models.py spent 24 s instead of 51 s compiling (75 -> 49 s wall).
 # Tests compare two different programs up to round-off, never bitwise (fusion choices differ).
+# `XLA_FLAGS=--xla_cpu_use_fusion_emitters=true pytest` tests with XLA's default, as programs compile outside tests.
 if "xla_cpu_use_fusion_emitters" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_use_fusion_emitters=false").strip()
 import jax  # noqa: E402
