@@ -86,6 +86,14 @@ def test_bpa_quick_run(tmp_path):
     # the report re-evaluates the checkpoint: its 300 K force RMSE is the trainer's, in meV/A
     np.testing.assert_allclose(report["F_test_300K"][0], 1e3 * np.sqrt(m["eval/forces_se"]), rtol=1e-4)
     assert set(report) >= {"E_test_300K", "F_test_1200K"} and (tmp_path / "report" / "bpa_forces.png").exists()
+    from experiments.evaluate import evaluate_run
+
+    step, again = evaluate_run(tmp_path / "run", config.data.eval_split)  # the trainer's numbers again
+    assert step == config.train.steps and again.keys() == m.keys()
+    for name in m:
+        np.testing.assert_allclose(again[name], m[name], rtol=1e-5)
+    _, hot = evaluate_run(tmp_path / "run", "test_1200K")
+    np.testing.assert_allclose(1e3 * np.sqrt(hot["eval/forces_se"]), report["F_test_1200K"][0], rtol=1e-4)
 
 
 @pytest.mark.slow  # a smoke test of a benchmark script (about 50 s); kept out of the default run for CI time
