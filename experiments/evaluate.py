@@ -44,7 +44,9 @@ def evaluate_run(workdir: str | Path, split: str) -> tuple[int, dict[str, float]
         batches = iter(task.eval_batches(config))
         first = next(batches)
     except KeyError as err:
-        raise ValueError(f"split: task {config.task!r} has no split {split!r} ({err})") from None
+        if err.args != (split,):  # a missing key other than the split is a different error
+            raise
+        raise ValueError(f"split: task {config.task!r} has no split {split!r}") from None
     for batch in [first, *batches]:
         per_example = {name: np.asarray(values, np.float64) for name, values in metrics(model, batch).items()}
         for name, values in per_example.items():
