@@ -8,7 +8,7 @@ from flax import nnx
 
 from geojax.nn.gaunt_conv import AttributeProduct, Interaction, Product, check_product, edge_harmonics
 from geojax.nn.graph import check_points, dense_pairs
-from geojax.nn.radial import radial_basis
+from geojax.nn.radial import cutoff_envelope, radial_basis
 from geojax.nn.spherical import SphericalLinear
 
 
@@ -17,9 +17,10 @@ class GauntDynamics(nnx.Module):
 
     Node inputs: ``l = 0`` channels a linear map of ``(q, |v|)`` (``charge_node_features=False``:
     of ``|v|`` alone), ``l = 1`` channels ``w_c v``. Edge features: a Bessel basis of
-    ``|x_j - x_i|`` (smooth cutoff ``cutoff``) and ``q_i q_j``, which does not vanish at the
-    cutoff: the prediction jumps when a pair crosses it (the default, 20, lies beyond the N-body
-    systems; ``configs/nbody.py`` uses 10, which under 1% of the pairs exceed).
+    ``r = |x_j - x_i|`` and ``q_i q_j u(r / cutoff)``, all with the smooth envelope ``u`` of
+    :func:`~geojax.nn.radial.cutoff_envelope`, so the bias-free radial MLP gives zero weights at
+    the cutoff and the prediction is continuous (with two continuous derivatives) when a pair
+    crosses it.
     Equivariant to rotations, reflections and translations of positions (with velocities rotated
     and reflected alike) and to permutations of particles. With ``charge_node_features=False``
     charges enter only through ``q_i q_j``, so the model is also invariant to flipping the sign of
@@ -103,5 +104,6 @@ class GauntDynamics(nnx.Module):
         """``(sh, edge_features, pair_mask)`` of all pairs within the cutoff of ``positions``."""
         rel, dist, pair_mask = dense_pairs(positions, cutoff=self.cutoff)
         basis = radial_basis(dist, self.num_radial, self.cutoff)
-        parts = [basis, charge_products[..., None]] + ([charge_products[..., None] * basis] if self.charge_radial else [])
+        enveloped_charges = charge_products * cutoff_envelope(dist, self.cutoff)  # vanishes at the cutoff like the basis
+        parts = [basis, enveloped_charges[..., None]] + ([charge_products[..., None] * basis] if self.charge_radial else [])
         return edge_harmonics(rel, self.lmax), jnp.concatenate(parts, axis=-1), pair_mask

@@ -274,10 +274,7 @@ def test_energy_is_continuous_when_an_atom_crosses_the_cutoff(product):
     """With every parameter moved away from its initial value (as training does), the energy of a
     dimer just inside the cutoff equals the energy just outside it (where the pair is masked)."""
     model = _potential(product)
-    params = nnx.state(model, nnx.Param)
-    leaves, tree = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.key(5), len(leaves))
-    nnx.update(model, jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape, p.dtype) for p, k in zip(leaves, keys)]))
+    _perturb_parameters(model, 5)
     species = jnp.asarray([[0, 1]])
     pos = [jnp.asarray([[[0.0, 0.0, 0.0], [d, 0.3, 0.0]]]) for d in (np.sqrt(16.0 - 0.09) - 1e-7, np.sqrt(16.0 - 0.09) + 1e-7)]
     inside, outside = (float(energy_of(model, p, species)[0]) for p in pos)
@@ -395,6 +392,34 @@ def test_dynamics_with_charge_radial_features(rng):
     assert relative_error(jit_call(model, pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
     assert relative_error(jit_call(model, pos, vel, -charges), out) < 1e-12  # still only products of charges
     assert relative_error(jit_call(model, pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6
+
+
+def _perturb_parameters(model, seed):
+    """Move every parameter away from its initial value, as training does."""
+    leaves, tree = jax.tree.flatten(nnx.state(model, nnx.Param))
+    keys = jax.random.split(jax.random.key(seed), len(leaves))
+    nnx.update(model, jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape, p.dtype) for p, k in zip(leaves, keys)]))
+
+
+@pytest.mark.parametrize("position_updates", [False, True])
+def test_dynamics_is_continuous_when_a_pair_crosses_the_cutoff(position_updates):
+    """The q_i q_j edge feature carries the cutoff envelope: the prediction for a dimer just inside
+    the cutoff equals the one just outside it (where the pair is masked), up to the O(eps) change
+    of the geometry that the later blocks see with position updates."""
+    cutoff = 4.0
+    model = GauntDynamics(channels=4, lmax=L, layers=2, cutoff=cutoff, position_updates=position_updates, rngs=nnx.Rngs(8))
+    _perturb_parameters(model, 9)
+    vel = jnp.asarray([[[0.3, -0.2, 0.1], [-0.1, 0.4, 0.2]]])
+    charges = jnp.asarray([[1.0, -1.0]])
+    d = np.sqrt(cutoff**2 - 0.09)
+
+    def displacement(r):  # the prediction minus the input positions, which differ by 2e-7 below
+        pos = jnp.asarray([[[0.0, 0.0, 0.0], [r, 0.3, 0.0]]])
+        return jit_call(model, pos, vel, charges) - pos
+
+    inside, outside, near = displacement(d - 1e-7), displacement(d + 1e-7), displacement(0.8 * d)
+    assert float(jnp.max(jnp.abs(near - outside))) > 1e-4  # the pair does interact inside the cutoff
+    assert float(jnp.max(jnp.abs(inside - outside))) < (1e-12 if not position_updates else 1e-5)
 
 
 def test_dynamics_with_velocity_attributes_is_equivariant_and_twins_agree(rng):
