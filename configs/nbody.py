@@ -8,8 +8,9 @@ Variants (comma-separated tokens): ``gaunt`` (default) | ``cg``; ``l1`` ... ``l6
 ``quick`` (a smoke test: few systems, a tiny model, a few steps). The dataset is generated on first
 use (about 30 s) and cached in ``data.cache_dir``.
 
-Expected (README "Charged N-body", one run alone on 2 CPU cores): 10,000 steps take about 12 min
-(Gaunt, ~69 ms per step) or 19 min (CG twin, ~111 ms per step); test MSE about 0.0024 (both).
+Expected (README "Charged N-body", one run alone on 2 CPU cores): 10,000 steps take about 9-12 min
+(Gaunt, 52-69 ms per step on two VMs) or 14-19 min (CG twin, 84-111 ms per step); test MSE about
+0.0024-0.0026 (both).
 """
 
 from ml_collections import ConfigDict

@@ -1,6 +1,6 @@
 """Evaluate a finished run on another split of its data set.
 
-    python -m experiments.evaluate --workdir workdirs/nbody_nobias/gaunt_s0 --split val [--json out.json]
+    python -m experiments.evaluate --workdir workdirs/nbody_env/gaunt_s0 --split val [--json out.json]
 
 Loads the run's config (its ``config.json``) and latest checkpoint (:func:`geojax.train.load_trained_model`:
 the averaged parameters where the run kept an average), sets ``config.data.eval_split`` to
