@@ -19,8 +19,13 @@ Array = jax.Array
 
 
 def float_array(x: Any, name: str) -> Array:
-    """``jnp.asarray(x)``; raises ``TypeError`` unless the dtype is real floating point."""
-    x = jnp.asarray(x)
+    """``jnp.asarray(x)``; raises ``TypeError`` unless the dtype is real floating point (or ``x``
+    cannot be converted: the pair ``(g, log_density)`` that ``sample`` returns, for one)."""
+    try:
+        x = jnp.asarray(x)
+    except (TypeError, ValueError) as err:
+        hint = " (sample returns (g, log_density): pass g)" if isinstance(x, tuple) else ""
+        raise TypeError(f"{name} must be a real floating-point array, got a {type(x).__name__} that is not one{hint}: {err}") from err
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"{name} must be a real floating-point array, got dtype {x.dtype}")
     return x

@@ -55,6 +55,7 @@ def test_value_errors_name_the_argument(call, match):
     "call,match",
     [
         (lambda: lie.polar(np.eye(2, dtype=np.int32)), r"g must be a real floating-point array, got dtype int32"),
+        (lambda: lie.SL(3).to_chart(lie.SL(3).sample(KEY, 4)), r"g must be a real floating-point array, got a tuple .*pass g"),
         (lambda: lie.SL(2).log(np.eye(2, dtype=np.complex64)), r"floating-point"),
         (lambda: lie.SO(2.0), r"must be a Python int"),
         (lambda: lie.SPD(2, unit_det=1), r"unit_det\) must be a bool"),
