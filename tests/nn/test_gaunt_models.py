@@ -41,6 +41,13 @@ def random_orthogonal(key, reflect):
     return -R if reflect else R
 
 
+def _perturb_parameters(model, seed):
+    """Move every parameter away from its initial value, as training does."""
+    leaves, tree = jax.tree.flatten(nnx.state(model, nnx.Param))
+    keys = jax.random.split(jax.random.key(seed), len(leaves))
+    nnx.update(model, jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape, p.dtype) for p, k in zip(leaves, keys)]))
+
+
 def test_spherical_linear_and_activations_are_equivariant(rng):
     h = jnp.asarray(rng.normal(size=(3, 4, (L + 1) ** 2)))
     R = random_orthogonal(jax.random.key(0), reflect=True)
@@ -392,13 +399,6 @@ def test_dynamics_with_charge_radial_features(rng):
     assert relative_error(jit_call(model, pos @ R.T + t, vel @ R.T, charges), out @ R.T + t) < 1e-12
     assert relative_error(jit_call(model, pos, vel, -charges), out) < 1e-12  # still only products of charges
     assert relative_error(jit_call(model, pos, vel, charges.at[:, 0].multiply(-1.0)), out) > 1e-6
-
-
-def _perturb_parameters(model, seed):
-    """Move every parameter away from its initial value, as training does."""
-    leaves, tree = jax.tree.flatten(nnx.state(model, nnx.Param))
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    nnx.update(model, jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape, p.dtype) for p, k in zip(leaves, keys)]))
 
 
 @pytest.mark.parametrize("position_updates", [False, True])
