@@ -99,8 +99,8 @@ def test_cg_ratio_zero_on_odd_paths_and_known_value():
 
 def test_sin_moment_closed_form_against_quadrature():
     for k in range(-7, 8):
-        re = integrate.quad(lambda t: np.cos(k * t) * np.sin(t), 0, np.pi, epsabs=1e-14)[0]
-        im = integrate.quad(lambda t: np.sin(k * t) * np.sin(t), 0, np.pi, epsabs=1e-14)[0]
+        re = integrate.quad(lambda t: np.cos(k * t) * np.sin(t), 0, np.pi, epsabs=1e-13)[0]
+        im = integrate.quad(lambda t: np.sin(k * t) * np.sin(t), 0, np.pi, epsabs=1e-13)[0]
         np.testing.assert_allclose(so3.sin_moment(np.array(k)), re + 1j * im, atol=1e-12)
 
 
