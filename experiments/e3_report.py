@@ -14,7 +14,6 @@ import argparse
 import json
 from pathlib import Path
 
-import jax
 import ml_collections
 import numpy as np
 from flax import nnx
@@ -83,7 +82,8 @@ def nbody_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
 
 def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
     """``{label: {"E_test_300K": [meV], "F_test_300K": [meV/A], ..., "ms_per_step": [...]}}``."""
-    from experiments.bpa import BPATask, _batch, splits
+    from experiments.bpa import BPATask, splits
+    from experiments.evaluate import split_metrics
     from geojax.train import load_trained_model
 
     groups: dict[str, dict[str, list[float]]] = {}
@@ -95,21 +95,17 @@ def bpa_rows(runs: list[Path]) -> dict[str, dict[str, list[float]]]:
         step, model = load_trained_model(config, run, task)
         if step != config.train.steps:
             raise ValueError(f"{run}: checkpoint at step {step}, expected {config.train.steps} (unfinished run?)")
-        predict = nnx.jit(lambda m, x, z: m.energy_and_forces(x, z))
         g = _group(groups, labels, config, ("ms_per_step", "lmax"))
         g["ms_per_step"].append(1e3 / _speed(read_metrics(run / "metrics.jsonl")))
         g["lmax"].append(config.model.lmax)
-        for name, arrays in splits(config).items():
+        metrics = nnx.jit(task.eval_metrics)
+        for name in splits(config):
             if name == "train":
                 continue
-            e_err, f_err = [], []
-            for i in range(0, len(arrays["energy"]), 50):
-                b = _batch(arrays, np.arange(i, min(i + 50, len(arrays["energy"]))))
-                energy, forces = jax.device_get(predict(model, b["positions"], b["numbers"]))
-                e_err.append(energy - b["energy"])
-                f_err.append((forces - b["forces"]).ravel())
-            g.setdefault(f"E_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(e_err) ** 2))))
-            g.setdefault(f"F_{name}", []).append(1e3 * float(np.sqrt(np.mean(np.concatenate(f_err) ** 2))))
+            config.data.eval_split = name
+            m = split_metrics(task, config, model, metrics)  # every molecule has the same atoms: RMSE over all
+            g.setdefault(f"E_{name}", []).append(1e3 * float(np.sqrt(m["eval/energy_se"])))
+            g.setdefault(f"F_{name}", []).append(1e3 * float(np.sqrt(m["eval/forces_se"])))
     return groups
 
 

@@ -16,12 +16,30 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from flax import nnx
 
 from experiments.registry import get_task
 from geojax.train import load_trained_model, saved_config
+
+
+def split_metrics(task, config, model, metrics: Callable | None = None) -> dict[str, float]:
+    """``{"eval/<metric>": mean over config.data.eval_split}``: the task's per-example
+    ``eval_metrics`` averaged over its ``eval_batches``, summed in float64.
+
+    ``metrics`` is ``nnx.jit(task.eval_metrics)``, made here if not given (pass one to evaluate
+    several splits without compiling again).
+    """
+    metrics = metrics or nnx.jit(task.eval_metrics)
+    sums, count = {}, 0
+    for batch in task.eval_batches(config):
+        per_example = {name: np.asarray(values, np.float64) for name, values in metrics(model, batch).items()}
+        for name, values in per_example.items():
+            sums[name] = sums.get(name, 0.0) + float(np.sum(values))
+        count += len(next(iter(per_example.values())))
+    return {f"eval/{name}": total / count for name, total in sums.items()}
 
 
 def evaluate_run(workdir: str | Path, split: str) -> tuple[int, dict[str, float]]:
@@ -38,21 +56,12 @@ def evaluate_run(workdir: str | Path, split: str) -> tuple[int, dict[str, float]
     config.data.eval_split = split
     task = get_task(config.task)
     step, model = load_trained_model(config, workdir, task)
-    metrics = nnx.jit(task.eval_metrics)
-    sums, count = {}, 0
     try:
-        batches = iter(task.eval_batches(config))
-        first = next(batches)
+        return step, split_metrics(task, config, model)
     except KeyError as err:
         if err.args != (split,):  # a missing key other than the split is a different error
             raise
         raise ValueError(f"split: task {config.task!r} has no split {split!r}") from None
-    for batch in [first, *batches]:
-        per_example = {name: np.asarray(values, np.float64) for name, values in metrics(model, batch).items()}
-        for name, values in per_example.items():
-            sums[name] = sums.get(name, 0.0) + float(np.sum(values))
-        count += len(next(iter(per_example.values())))
-    return step, {f"eval/{name}": total / count for name, total in sums.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
